@@ -1,0 +1,199 @@
+# crew: plain GNU make.  `make` builds the libraries; `make check` is CI.
+# See README.md for every target.
+
+VERSION_MAJOR := 0
+VERSION_MINOR := 1
+VERSION_PATCH := 0
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+
+CC ?= cc
+CXX ?= c++
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+OPT ?= -O2 -g
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wcast-align -Wundef -Wwrite-strings -Wformat=2
+WERROR ?=
+CFLAGS_BASE := -std=c11 $(OPT) $(WARN) $(WERROR) -pthread -Iinclude -Isrc \
+	-fvisibility=hidden -MMD -MP
+LDLIBS := -pthread
+
+B := build
+SRCS := src/api.c src/cpu.c src/park.c src/pool.c
+LIBNAME := $(B)/libcrew.so.$(VERSION)
+SONAME := libcrew.so.$(VERSION_MAJOR)
+
+.PHONY: all lib install uninstall test check stress bench clean deps \
+	check-deps-test check-deps-bench check-exports check-header \
+	check-atomics test-asan test-tsan help
+.DEFAULT_GOAL := all
+
+all: lib
+lib: $(B)/libcrew.a $(LIBNAME) $(B)/crew.pc
+
+# ---------------------------------------------------------------- library
+# The release objects are PIC so one set serves both libraries.
+$(B)/obj/%.o: src/%.c | $(B)/obj
+	$(CC) $(CFLAGS_BASE) -fPIC -c $< -o $@
+
+$(B)/libcrew.a: $(SRCS:src/%.c=$(B)/obj/%.o)
+	rm -f $@; ar rcs $@ $^
+
+$(LIBNAME): $(SRCS:src/%.c=$(B)/obj/%.o)
+	$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDLIBS)
+	ln -sf libcrew.so.$(VERSION) $(B)/$(SONAME)
+	ln -sf $(SONAME) $(B)/libcrew.so
+
+$(B)/crew.pc: crew.pc.in Makefile | $(B)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+$(B) $(B)/obj:
+	mkdir -p $@
+
+install: lib
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 include/crew.h $(DESTDIR)$(INCLUDEDIR)/crew.h
+	install -m 644 $(B)/libcrew.a $(DESTDIR)$(LIBDIR)/libcrew.a
+	install -m 755 $(LIBNAME) $(DESTDIR)$(LIBDIR)/libcrew.so.$(VERSION)
+	ln -sf libcrew.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libcrew.so
+	install -m 644 $(B)/crew.pc $(DESTDIR)$(PKGCONFIGDIR)/crew.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/crew.h $(DESTDIR)$(LIBDIR)/libcrew.a \
+	    $(DESTDIR)$(LIBDIR)/libcrew.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	    $(DESTDIR)$(LIBDIR)/libcrew.so $(DESTDIR)$(PKGCONFIGDIR)/crew.pc
+
+# ------------------------------------------------------------ dependencies
+# A target that needs a package checks for it; missing ones are installed by
+# tools/install-deps.sh when we are root, else we stop with the command.
+define need_pkgs
+	@missing=""; for p in $(1); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "deps: missing$$missing; installing"; sh tools/install-deps.sh; \
+	  else echo "deps: missing$$missing; run: sudo sh tools/install-deps.sh" >&2; exit 1; fi; fi
+endef
+
+deps:
+	@command -v pkg-config >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && sh tools/install-deps.sh; } || \
+	  { echo "deps: run: sudo sh tools/install-deps.sh" >&2; exit 1; }
+check-deps-test: deps
+	$(call need_pkgs,criterion ck)
+check-deps-bench: deps
+	$(call need_pkgs,ck hwloc)
+	@if ! command -v gnuplot >/dev/null 2>&1 || ! [ -e /usr/include/oneapi/tbb.h ] && ! [ -e /usr/include/tbb/task_group.h ]; then \
+	  if [ "$$(id -u)" = 0 ]; then sh tools/install-deps.sh || true; \
+	  else echo "bench: optional peers missing; run: sudo sh tools/install-deps.sh" >&2; fi; fi
+
+# ------------------------------------------------------------ test variants
+# Each variant builds the library sources with its own flags into
+# build/<variant>/ and links the tests against them statically.
+#   dbg   -O2 with assertions       cap4/cap8  tiny rings (constant overflow)
+#   wrap  ring indices start near UINT32_MAX     chaos  yields at racy points
+#   asan  ASan+UBSan                tsan       ThreadSanitizer
+VAR_dbg :=
+VAR_cap4 := -DCREW_RING_CAP=4u
+VAR_cap8 := -DCREW_RING_CAP=8u
+VAR_wrap := -DCREW_RING_INDEX_START=0xFFFFFED4u
+VAR_chaos := -DCREW_CHAOS
+VAR_asan := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+VAR_tsan := -O1 -fsanitize=thread -fno-omit-frame-pointer
+VARIANTS := dbg cap4 cap8 wrap chaos asan tsan
+
+TEST_CFLAGS = $(CFLAGS_BASE) -Werror -Itests $(VAR_$(1))
+TEST_LDFLAGS = $(VAR_$(1)) -Wl,--wrap=pthread_create
+
+# Unit tests (Criterion): each file of UNIT runs in every variant in UNIT_VARS.
+UNIT := test_ring test_queue test_sync test_api test_conc
+UNIT_VARS := dbg cap4 cap8 wrap asan
+TEST_SUPPORT := tests/support.c tests/conc.c
+
+define variant_rules
+$(B)/$(1)/%.o: src/%.c | $(B)/$(1)
+	$$(CC) $$(call TEST_CFLAGS,$(1)) -c $$< -o $$@
+$(B)/$(1)/t_%.o: tests/%.c | $(B)/$(1)
+	$$(CC) $$(call TEST_CFLAGS,$(1)) -c $$< -o $$@
+$(B)/$(1)/libcrew.a: $(SRCS:src/%.c=$(B)/$(1)/%.o)
+	rm -f $$@; ar rcs $$@ $$^
+$(B)/$(1)/test_%: $(B)/$(1)/t_test_%.o $(B)/$(1)/t_support.o $(B)/$(1)/t_conc.o $(B)/$(1)/libcrew.a
+	$$(CC) $$^ -o $$@ $$(call TEST_LDFLAGS,$(1)) -lcriterion $(LDLIBS)
+$(B)/$(1):
+	mkdir -p $$@
+endef
+$(foreach v,$(VARIANTS),$(eval $(call variant_rules,$(v))))
+
+$(B)/tsan/tsan_runner: $(B)/tsan/t_tsan_runner.o $(B)/tsan/t_support.o $(B)/tsan/t_conc.o $(B)/tsan/libcrew.a
+	$(CC) $^ -o $@ $(call TEST_LDFLAGS,tsan) $(LDLIBS)
+$(B)/chaos/conc_runner: $(B)/chaos/t_tsan_runner.o $(B)/chaos/t_support.o $(B)/chaos/t_conc.o $(B)/chaos/libcrew.a
+	$(CC) $^ -o $@ $(call TEST_LDFLAGS,chaos) $(LDLIBS)
+
+CRITERION_OPTS ?= --jobs 2
+
+# `make test`: the Criterion suite in the plain and small-ring variants.
+test: check-deps-test
+	@$(MAKE) --no-print-directory test-build VARS="dbg cap4 cap8 wrap"
+	@set -e; for v in dbg cap4 cap8 wrap; do for t in $(UNIT); do \
+	  echo "== $$v/$$t"; $(B)/$$v/$$t $(CRITERION_OPTS); done; done
+
+test-build: $(foreach v,$(VARS),$(foreach t,$(UNIT),$(B)/$(v)/$(t)))
+
+test-asan: check-deps-test
+	@$(MAKE) --no-print-directory test-build VARS=asan
+	@set -e; for t in $(UNIT); do echo "== asan/$$t"; \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(B)/asan/$$t $(CRITERION_OPTS); done
+
+test-tsan: $(B)/tsan/tsan_runner
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 CREW_TEST_SCALE=30 $(B)/tsan/tsan_runner
+
+test-chaos: $(B)/chaos/conc_runner
+	CREW_TEST_SCALE=10 $(B)/chaos/conc_runner
+
+# Only crew_* symbols may leave the shared library.
+check-exports: $(LIBNAME)
+	@bad=$$(nm -D --defined-only $(LIBNAME) | awk '{print $$3}' | grep -v '^crew_' || true); \
+	if [ -n "$$bad" ]; then echo "check-exports: stray symbols:"; echo "$$bad"; exit 1; fi; \
+	echo "check-exports: only crew_* exported ($$(nm -D --defined-only $(LIBNAME) | wc -l) symbols)"
+
+# The header compiles on its own as C11 and as C++.
+check-header: | $(B)
+	@printf '#include "crew.h"\nint main(void){crew_task t = CREW_TASK_INIT(0); (void)t; return crew_version() == 0;}\n' > $(B)/hdr.c
+	$(CC) -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude -c $(B)/hdr.c -o $(B)/hdr_c.o
+	$(CXX) -x c++ -std=c++11 -Wall -Wextra -Werror -Iinclude -c $(B)/hdr.c -o $(B)/hdr_cxx.o
+	@echo "check-header: crew.h compiles alone as C11 and C++11"
+
+# Every atomic operation carries a comment on its line or the one above.
+check-atomics:
+	@sh tools/check-atomics.sh src/*.c src/*.h
+
+check: check-deps-test
+	$(MAKE) --no-print-directory clean-build
+	$(MAKE) --no-print-directory WERROR=-Werror lib
+	$(MAKE) --no-print-directory check-exports check-header check-atomics
+	$(MAKE) --no-print-directory test
+	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory test-tsan
+	$(MAKE) --no-print-directory test-chaos
+	@echo "check: all passed"
+
+clean-build:
+	rm -rf $(B)
+
+clean:
+	rm -rf $(B)
+
+# ------------------------------------------------------------ bench
+BENCH_CFLAGS = -std=gnu11 -O2 -g -pthread -Iinclude -Isrc -Ibench
+bench: check-deps-bench lib
+	@$(MAKE) --no-print-directory -C bench
+	@sh bench/run.sh
+
+-include $(wildcard $(B)/*/*.d)

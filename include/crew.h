@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * crew: a work-stealing thread pool in C11.
+ *
+ * One header; everything in it is the public, stable API.  ABI rule: the same
+ * CREW_VERSION_MAJOR means ABI compatible; the soname is libcrew.so.MAJOR.
+ *
+ * Threads: every function may be called from any thread unless its contract
+ * says otherwise.  Tasks are intrusive and caller-owned: the library never
+ * allocates or frees a crew_task.
+ */
+#ifndef CREW_H
+#define CREW_H
+
+#define CREW_VERSION_MAJOR 0
+#define CREW_VERSION_MINOR 1
+#define CREW_VERSION_PATCH 0
+#define CREW_VERSION_HEX                                                      \
+	((CREW_VERSION_MAJOR << 16) | (CREW_VERSION_MINOR << 8) |            \
+	    CREW_VERSION_PATCH)
+
+#if defined(_WIN32)
+#define CREW_API
+#elif defined(__GNUC__)
+#define CREW_API __attribute__((visibility("default")))
+#else
+#define CREW_API
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Errors: negative errno-style codes.  crew_strerror() explains each. */
+#define CREW_ERRNO_MAP(X)                                                     \
+	X(EINVAL, -22, "invalid argument")                                     \
+	X(ENOMEM, -12, "out of memory")                                        \
+	X(EAGAIN, -11, "no worker thread could be started; task not queued")   \
+	X(ESHUTDOWN, -108, "pool is shut down; task not queued")               \
+	X(EDEADLK, -35, "called from a worker of the same pool (would deadlock)")
+
+enum crew_error {
+	CREW_OK = 0,
+#define CREW__ERRNO_ENUM(name, value, text) CREW_##name = (value),
+	CREW_ERRNO_MAP(CREW__ERRNO_ENUM)
+#undef CREW__ERRNO_ENUM
+	CREW__ERRNO_LAST = -4096
+};
+
+typedef struct crew_pool crew_pool;
+
+/*
+ * A task.  Embed it in your own object and recover the object in fn with
+ * crew_container_of().  Between crew_submit()/crew_schedule() accepting it
+ * and fn being called, the pool owns `next` and the task must not be
+ * scheduled again or freed.  Once fn has started, the task is the caller's
+ * again: fn may reschedule it, free it, or let it go out of scope.
+ *
+ * The task is 8-byte aligned because the queues keep flag bits in the low
+ * bits of task addresses.
+ */
+typedef struct crew_task crew_task;
+struct crew_task {
+	/* public */
+	void (*fn)(crew_task *task);
+	/* private: library use only */
+	crew_task *next;
+}
+#if defined(__GNUC__)
+__attribute__((aligned(8)))
+#endif
+;
+
+#define CREW_TASK_INIT(f) { (f), NULL }
+
+#define crew_container_of(ptr, type, member)                                  \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/*
+ * A batch: an unordered group of tasks scheduled with one push and one
+ * notify.  Build it with crew_batch_push()/crew_batch_append(); an empty
+ * batch is { NULL, NULL, 0 } (CREW_BATCH_INIT).
+ */
+typedef struct crew_batch {
+	crew_task *head;
+	crew_task *tail;
+	size_t len;
+} crew_batch;
+
+#define CREW_BATCH_INIT { NULL, NULL, 0 }
+
+/* Appends task to b.  CREW_EINVAL for NULL b, task or task->fn. */
+CREW_API int crew_batch_push(crew_batch *b, crew_task *task);
+/* Moves every task of src to the end of dst and empties src. */
+CREW_API int crew_batch_append(crew_batch *dst, crew_batch *src);
+
+/* Pool configuration.  Always start from crew_config_init(). */
+typedef struct crew_config {
+	/*
+	 * Most worker threads, spawned lazily.  0 = the CPUs this process may
+	 * use (sched_getaffinity and the cgroup v2 cpu.max quota).  Clamped to
+	 * CREW_MAX_THREADS.
+	 */
+	unsigned max_threads;
+	/* Worker stack size in bytes; 0 = the system default. */
+	size_t stack_size;
+	/* Worker names are "<prefix><index>", cut to 15 bytes. */
+	const char *name_prefix;
+	/* Called on each worker before its first task / after its last. */
+	void (*on_thread_start)(void *ctx, unsigned index);
+	void (*on_thread_stop)(void *ctx, unsigned index);
+	void *hook_ctx;
+	/* Reserved for later options; crew_config_init() zeroes it. */
+	void *reserved[4];
+} crew_config;
+
+#define CREW_MAX_THREADS 16383u
+
+/* Fills cfg with the defaults.  CREW_EINVAL for NULL. */
+CREW_API int crew_config_init(crew_config *cfg);
+
+/*
+ * Creates a pool.  cfg NULL means defaults.  No thread starts until work is
+ * scheduled.  Returns 0 and sets *out, or CREW_EINVAL / CREW_ENOMEM.
+ */
+CREW_API int crew_pool_create(crew_pool **out, const crew_config *cfg);
+
+/*
+ * Schedules every task of batch (the batch is consumed; reset it before
+ * reuse).  From a worker of the same pool the tasks go to that worker's own
+ * queue, from any other thread to the pool's global queue.
+ *
+ * Returns 0: every task will run exactly once; writes made before the call
+ * happen-before each task's fn starts.  CREW_ESHUTDOWN: the pool no longer
+ * accepts work.  CREW_EAGAIN: the pool has no worker and none could be
+ * started.  CREW_EINVAL: NULL pool, malformed batch or a task with a NULL fn.
+ * On any error no task of the batch was queued; the caller still owns them.
+ * An empty batch returns 0.
+ */
+CREW_API int crew_schedule(crew_pool *pool, crew_batch batch);
+/* crew_schedule() of one task. */
+CREW_API int crew_submit(crew_pool *pool, crew_task *task);
+
+/*
+ * Stops accepting work from outside, runs every accepted task (and every
+ * task those tasks schedule) to completion, then joins every worker thread.
+ * When it returns no pool code runs any more.  Calls after the first return
+ * 0 at once.  CREW_EDEADLK from a worker of this pool; CREW_EINVAL for NULL.
+ * The pool's memory stays valid until crew_pool_destroy().
+ */
+CREW_API int crew_pool_shutdown(crew_pool *pool);
+/* Shuts down (if not yet done) and frees.  CREW_EDEADLK from a worker. */
+CREW_API int crew_pool_destroy(crew_pool *pool);
+
+/* Counters summed over the workers; each is read without stopping them. */
+typedef struct crew_stats {
+	uint64_t threads_spawned;   /* worker threads ever started */
+	uint64_t threads_live;      /* spawned and not yet exited */
+	uint64_t threads_idle;      /* parked or about to park now */
+	uint64_t tasks_run;
+	uint64_t local_pushes;      /* tasks pushed by workers to their own queues */
+	uint64_t global_pushes;     /* tasks pushed to the global queue */
+	uint64_t overflow_migrations; /* full-ring spills into overflow queues */
+	uint64_t steal_attempts;
+	uint64_t tasks_stolen;
+	uint64_t parks;             /* futex sleeps */
+	uint64_t wakeups;           /* futex sleeps ended by a notification */
+	uint64_t spawn_failures;
+	unsigned max_threads;
+} crew_stats;
+
+CREW_API void crew_pool_stats(crew_pool *pool, crew_stats *out);
+
+/* The worker index of the calling thread in pool, or -1 if it is none. */
+CREW_API int crew_worker_index(const crew_pool *pool);
+
+CREW_API const char *crew_strerror(int err);
+/* CREW_VERSION_HEX of the library actually linked. */
+CREW_API unsigned crew_version(void);
+CREW_API const char *crew_version_string(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CREW_H */

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * How many CPUs this process may use: the affinity mask, further limited by
+ * a cgroup v2 cpu.max quota (rounded up), clamped to what the sync word can
+ * count.  The chaos hook for CREW_CHAOS builds lives here too.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* cpu.max is "max PERIOD" or "QUOTA PERIOD"; returns 0 when unlimited. */
+static unsigned
+quota_cpus(const char *path)
+{
+	char buf[64];
+	long long quota, period;
+	FILE *f = fopen(path, "r");
+	int n;
+
+	if (f == NULL)
+		return 0;
+	n = fgets(buf, sizeof(buf), f) != NULL &&
+	    sscanf(buf, "%lld %lld", &quota, &period) == 2;
+	fclose(f);
+	if (!n || quota <= 0 || period <= 0)
+		return 0;
+	return (unsigned)((quota + period - 1) / period);
+}
+
+static unsigned
+cgroup_cpus(void)
+{
+	char line[512], path[600];
+	unsigned q = 0;
+	FILE *f = fopen("/proc/self/cgroup", "r");
+
+	if (f != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL) {
+			if (strncmp(line, "0::", 3) != 0)
+				continue;
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(path, sizeof(path), "/sys/fs/cgroup%s/cpu.max",
+			    line + 3);
+			q = quota_cpus(path);
+			break;
+		}
+		fclose(f);
+	}
+	if (q == 0)
+		q = quota_cpus("/sys/fs/cgroup/cpu.max");
+	return q;
+}
+
+unsigned
+crew__default_threads(void)
+{
+	cpu_set_t set;
+	long online;
+	unsigned n = 0, q;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		n = (unsigned)CPU_COUNT(&set);
+	if (n == 0) {
+		online = sysconf(_SC_NPROCESSORS_ONLN);
+		n = online > 0 ? (unsigned)online : 1;
+	}
+	q = cgroup_cpus();
+	if (q != 0 && q < n)
+		n = q;
+	return n > CREW_MAX_THREADS ? CREW_MAX_THREADS : n;
+}
+
+#ifdef CREW_CHAOS
+#include <time.h>
+
+/* Yields or sleeps a little with probability 1/16 at racy points. */
+void
+crew__chaos_point(void)
+{
+	static _Thread_local uint32_t x;
+	struct timespec ts;
+
+	if (x == 0)
+		x = (uint32_t)(uintptr_t)&x | 1;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	if ((x & 15) != 0)
+		return;
+	if (x & 16) {
+		sched_yield();
+	} else {
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)((x >> 8) % 50) * 1000;
+		nanosleep(&ts, NULL);
+	}
+}
+#endif

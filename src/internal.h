@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal declarations shared by the .c files of src/.  Hot paths (ring and queue
+ * operations) are static inline in ring.h and queue.h.
+ *
+ * Field legend used on shared structs:
+ *   O: owner thread only      S: shared, accessed atomically
+ *   I: set before publication, read-only after
+ *   L: protected by pool->spawn_lock
+ */
+#ifndef CREW_INTERNAL_H
+#define CREW_INTERNAL_H
+
+#include "crew.h"
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CREW__CACHELINE 64
+
+#if defined(__SANITIZE_THREAD__)
+#define CREW__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CREW__TSAN 1
+#endif
+#endif
+
+#define CREW__LIKELY(x) __builtin_expect(!!(x), 1)
+#define CREW__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define CREW__HIDDEN __attribute__((visibility("hidden")))
+
+/* Test-build knobs: ring capacity (power of two) and first ring index. */
+#ifndef CREW_RING_CAP
+#define CREW_RING_CAP 256u
+#endif
+#ifndef CREW_RING_INDEX_START
+#define CREW_RING_INDEX_START 0u
+#endif
+_Static_assert((CREW_RING_CAP & (CREW_RING_CAP - 1)) == 0 && CREW_RING_CAP >= 2,
+    "CREW_RING_CAP must be a power of two >= 2");
+
+/* Chaos build: yields at racy points so rare interleavings happen often. */
+#ifdef CREW_CHAOS
+void crew__chaos_point(void);
+#define CREW__CHAOS() crew__chaos_point()
+#else
+#define CREW__CHAOS() ((void)0)
+#endif
+
+static inline void
+crew__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* ------------------------------------------------------------------ */
+/* Per-worker statistics: written by the owner only, summed on read.   */
+
+struct crew__stats {
+	_Atomic uint64_t tasks_run;
+	_Atomic uint64_t local_pushes;
+	_Atomic uint64_t overflow_migrations;
+	_Atomic uint64_t steal_attempts;
+	_Atomic uint64_t tasks_stolen;
+	_Atomic uint64_t parks;
+	_Atomic uint64_t wakeups;
+};
+
+/*
+ * Owner-only increment: one writer, so a relaxed load and store suffice and
+ * compile to a plain add; readers on other threads use relaxed loads.
+ */
+#define CREW__STAT_ADD(w, field, n)                                           \
+	atomic_store_explicit(&(w)->stats.field,                              \
+	    atomic_load_explicit(&(w)->stats.field, memory_order_relaxed) +   \
+		(n), /* relaxed: single writer, statistic only */              \
+	    memory_order_relaxed)
+
+/* ------------------------------------------------------------------ */
+/* Intrusive multi-producer queue with a try-lock consumer (queue.h).  */
+
+#define CREW__Q_CACHED ((uintptr_t)1)  /* cache holds a private chain */
+#define CREW__Q_LOCKED ((uintptr_t)2)  /* a consumer holds the queue */
+#define CREW__Q_CLOSED ((uintptr_t)4)  /* producers are refused */
+#define CREW__Q_FLAGS ((uintptr_t)7)
+#define CREW__Q_PTR (~CREW__Q_FLAGS)
+
+struct crew__queue {
+	_Atomic uintptr_t word; /* S: pushed stack top | CLOSED | LOCKED | CACHED */
+	crew_task *cache;       /* LOCKED holder only */
+};
+
+/* ------------------------------------------------------------------ */
+/* The sync word (sync.h).                                             */
+
+#define CREW__SYNC_IDLE_MASK 0x3fffu
+#define CREW__SYNC_SPAWNED_SHIFT 14
+#define CREW__SYNC_SPAWNED_ONE (1u << CREW__SYNC_SPAWNED_SHIFT)
+#define CREW__SYNC_SPAWNED_MASK (0x3fffu << CREW__SYNC_SPAWNED_SHIFT)
+#define CREW__SYNC_CLOSING (1u << 28) /* shutdown is draining */
+#define CREW__SYNC_NOTIFIED (1u << 29)
+#define CREW__SYNC_STATE_SHIFT 30
+
+enum crew__state {
+	CREW__PENDING = 0,  /* a notifier may wake or spawn one thread */
+	CREW__SIGNALED = 1, /* a wake/spawn was issued, not yet consumed */
+	CREW__WAKING = 2,   /* one thread holds the waking role */
+	CREW__SHUTDOWN = 3  /* terminal */
+};
+
+/* ------------------------------------------------------------------ */
+/* Single-token futex event that can be shut down (park.c).            */
+
+enum { CREW__EV_EMPTY, CREW__EV_WAITING, CREW__EV_NOTIFIED, CREW__EV_SHUTDOWN };
+
+struct crew__event {
+	_Atomic uint32_t state; /* S */
+};
+
+void crew__event_wait(struct crew__event *ev);
+void crew__event_notify(struct crew__event *ev);
+void crew__event_shutdown(struct crew__event *ev);
+void crew__futex_wait(_Atomic uint32_t *addr, uint32_t expect);
+void crew__futex_wake(_Atomic uint32_t *addr, int count);
+
+/* ------------------------------------------------------------------ */
+/* Worker and pool.                                                    */
+
+/*
+ * A worker.  Allocated by the spawner before the thread starts, freed by
+ * crew_pool_destroy() after the join, so thieves may dereference any
+ * published worker at any time.  Thief-visible ring indices, owner-written
+ * state and the slot array sit on separate cache lines.
+ */
+struct crew__worker {
+	alignas(CREW__CACHELINE) _Atomic uint32_t head; /* S: CAS by owner and thieves */
+	alignas(CREW__CACHELINE) _Atomic uint32_t tail; /* S: stored by owner only */
+	alignas(CREW__CACHELINE) _Atomic(crew_task *) slot[CREW_RING_CAP]; /* S: written by owner */
+	alignas(CREW__CACHELINE) struct crew__queue ovf; /* S: overflow queue */
+	alignas(CREW__CACHELINE) struct crew_pool *pool; /* I */
+	unsigned index;             /* I */
+	unsigned victim;            /* O: next steal victim */
+	pthread_t thread;           /* L: valid once started */
+	struct crew__stats stats;   /* O writes, anyone reads */
+};
+
+struct crew_pool {
+	/* The global queue and its push counter share a line: producers own it. */
+	alignas(CREW__CACHELINE) struct crew__queue global;   /* S */
+	_Atomic uint64_t global_pushes;                       /* S */
+	alignas(CREW__CACHELINE) _Atomic uint32_t sync;       /* S: packed sync word */
+	alignas(CREW__CACHELINE) struct crew__event idle_event; /* S */
+	_Atomic uint32_t drain_epoch;   /* S: bumped when the pool drains */
+	_Atomic uint32_t nworkers;      /* S: published prefix of workers[] */
+	_Atomic uint64_t spawn_failures;/* S */
+	alignas(CREW__CACHELINE) struct crew__worker **workers; /* I: array, L: entries */
+	unsigned max_threads;           /* I */
+	size_t stack_size;              /* I */
+	char name_prefix[16];           /* I */
+	crew_config cfg;                /* I */
+	pthread_mutex_t spawn_lock;     /* guards spawning and nthreads */
+	unsigned nthreads;              /* L: threads created (== nworkers) */
+	pthread_mutex_t life_lock;      /* serialises shutdown */
+	bool shut_down;                 /* life_lock */
+};
+
+/* The worker the calling thread is, or NULL. */
+extern _Thread_local struct crew__worker *crew__tls_worker;
+
+unsigned crew__default_threads(void);
+void crew__worker_init(struct crew__worker *w, struct crew_pool *pool,
+    unsigned index);
+
+#endif /* CREW_INTERNAL_H */

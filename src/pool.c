@@ -1,0 +1,593 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The pool: lifecycle, lazy spawning, notify/wait, the worker loop,
+ * scheduling and the draining shutdown.  The algorithm is kprotty's zap
+ * pool as used in Bun (see shared/design/reference-design.md), with these
+ * changes:
+ *
+ *  - workers live in a fixed array owned by the pool (allocated by the
+ *    spawner, freed after pthread_join), not on their own stacks, so
+ *    thieves can reach every worker until destroy and shutdown can join;
+ *  - a spawn that fails gives its reservation back and reopens the pool to
+ *    later notifies (bun #37738); the pool's first worker is started before
+ *    any task is queued, so a pool that cannot start one refuses the task
+ *    with CREW_EAGAIN instead of stranding it;
+ *  - shutdown drains: it closes the global queue (an atomic bit in the
+ *    queue word, so every push is either accepted before the close or
+ *    refused), sets CLOSING in the sync word, and waits until all workers
+ *    are idle with no notification pending and every queue empty; only
+ *    then does the state become SHUTDOWN and are the threads joined.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+#include "queue.h"
+#include "ring.h"
+#include "sync.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Thread_local struct crew__worker *crew__tls_worker;
+
+static void notify_slow(struct crew_pool *p, bool is_waking);
+
+/* Every push that leaves work behind is followed by this. */
+static inline void
+notify(struct crew_pool *p, bool is_waking)
+{
+	uint32_t s;
+
+	if (!is_waking) {
+		/* release RMW, not a load (bun #28907): it reads the newest
+		 * word, and if that says `notified`, the worker that clears
+		 * the bit with its acquire CAS in wait() reads from this
+		 * RMW's release sequence and so sees our push. */
+		s = atomic_fetch_or_explicit(&p->sync, 0, memory_order_release);
+		if (s & CREW__SYNC_NOTIFIED)
+			return;
+	}
+	notify_slow(p, is_waking);
+}
+
+/* ------------------------------------------------------------------ */
+/* Spawning.                                                           */
+
+static void *worker_main(void *arg);
+
+void
+crew__worker_init(struct crew__worker *w, struct crew_pool *pool,
+    unsigned index)
+{
+	memset(w, 0, sizeof(*w));
+	crew__ring_init(w);
+	crew__queue_init(&w->ovf);
+	w->pool = pool;
+	w->index = index;
+	w->victim = index + 1;
+}
+
+/* With spawn_lock held and a `spawned` reservation made: start a worker. */
+static int
+spawn_locked(struct crew_pool *p)
+{
+	unsigned idx = p->nthreads;
+	struct crew__worker *w;
+	pthread_attr_t attr;
+	int rc;
+
+	if (idx >= p->max_threads)
+		return CREW_EAGAIN;
+	w = aligned_alloc(CREW__CACHELINE, sizeof(*w));
+	if (w == NULL)
+		return CREW_ENOMEM;
+	crew__worker_init(w, p, idx);
+	if (pthread_attr_init(&attr) != 0) {
+		free(w);
+		return CREW_ENOMEM;
+	}
+	if (p->stack_size)
+		(void)pthread_attr_setstacksize(&attr, p->stack_size);
+	rc = pthread_create(&w->thread, &attr, worker_main, w);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		free(w);
+		return CREW_EAGAIN;
+	}
+	p->workers[idx] = w;
+	p->nthreads = idx + 1;
+	/* release: publishes workers[idx] to thieves' acquire load */
+	atomic_store_explicit(&p->nworkers, idx + 1, memory_order_release);
+	return 0;
+}
+
+static void
+signal_drained(struct crew_pool *p)
+{
+	/* release: the shutdown thread's acquire load of the epoch then
+	 * sees the sync word that made us quiescent */
+	atomic_fetch_add_explicit(&p->drain_epoch, 1, memory_order_release);
+	crew__futex_wake(&p->drain_epoch, INT_MAX);
+}
+
+/* Gives back a reservation whose thread did not start. */
+static void
+spawn_rollback(struct crew_pool *p)
+{
+	/* relaxed: statistic */
+	atomic_fetch_add_explicit(&p->spawn_failures, 1, memory_order_relaxed);
+	/* relaxed: starting guess for the CAS */
+	uint32_t s = atomic_load_explicit(&p->sync, memory_order_relaxed);
+	uint32_t n;
+
+	do
+		n = crew__sync_spawn_failed(s);
+	/* release: nothing to publish beyond the word itself, but keep
+	 * spawned decrements ordered like a worker's exit */
+	while (!atomic_compare_exchange_weak_explicit(&p->sync, &s, n,
+	    memory_order_release, memory_order_relaxed));
+	if ((n & CREW__SYNC_CLOSING) && crew__sync_quiescent(n))
+		signal_drained(p);
+}
+
+static void
+spawn(struct crew_pool *p)
+{
+	int rc;
+
+	pthread_mutex_lock(&p->spawn_lock);
+	rc = spawn_locked(p);
+	pthread_mutex_unlock(&p->spawn_lock);
+	if (rc != 0)
+		spawn_rollback(p);
+}
+
+/*
+ * Before the first task is queued, make sure one worker exists.  Workers
+ * never exit before SHUTDOWN, so afterwards every queued task has a thread
+ * that will see its notification.
+ */
+static int
+ensure_worker(struct crew_pool *p)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&p->spawn_lock);
+	/* relaxed: under spawn_lock, which orders nthreads */
+	if (p->nthreads == 0) {
+		/* relaxed: the refusal is re-checked by the queue push */
+		if (atomic_load_explicit(&p->global.word, memory_order_relaxed) &
+		    CREW__Q_CLOSED) {
+			rc = CREW_ESHUTDOWN;
+		} else {
+			/* relaxed: a reservation; publishes nothing.  No notify
+			 * can spawn while nthreads == 0 (nothing is queued). */
+			atomic_fetch_add_explicit(&p->sync,
+			    CREW__SYNC_SPAWNED_ONE, memory_order_relaxed);
+			rc = spawn_locked(p);
+		}
+	}
+	pthread_mutex_unlock(&p->spawn_lock);
+	if (rc == CREW_EAGAIN || rc == CREW_ENOMEM) {
+		spawn_rollback(p);
+		rc = CREW_EAGAIN;
+	}
+	return rc;
+}
+
+static void
+notify_slow(struct crew_pool *p, bool is_waking)
+{
+	/* relaxed: starting guess for the CAS */
+	uint32_t s = atomic_load_explicit(&p->sync, memory_order_relaxed);
+	uint32_t n;
+	int act;
+
+	for (;;) {
+		act = crew__sync_notify(s, is_waking, p->max_threads, &n);
+		if (act == CREW__N_DONE)
+			return;
+		/* release: publishes our push to whoever consumes the
+		 * notification with the acquire CAS in worker_wait() */
+		if (atomic_compare_exchange_weak_explicit(&p->sync, &s, n,
+		    memory_order_release, memory_order_relaxed))
+			break;
+	}
+	CREW__CHAOS();
+	if (act == CREW__N_WAKE)
+		crew__event_notify(&p->idle_event);
+	else if (act == CREW__N_SPAWN)
+		spawn(p);
+}
+
+/* ------------------------------------------------------------------ */
+/* The worker.                                                         */
+
+/* Returns -1 at shutdown, else whether we now hold the waking role. */
+static int
+worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking)
+{
+	bool idle = false;
+	/* relaxed: starting guess for the CASes */
+	uint32_t s = atomic_load_explicit(&p->sync, memory_order_relaxed);
+	uint32_t n;
+
+	for (;;) {
+		switch (crew__sync_wait(s, idle, is_waking, &n)) {
+		case CREW__W_SHUTDOWN:
+			return -1;
+		case CREW__W_CONSUME:
+			/* acquire: pairs with the release of the notify that
+			 * set the bit, so the pushed tasks are visible */
+			if (atomic_compare_exchange_weak_explicit(&p->sync, &s,
+			    n, memory_order_acquire, memory_order_relaxed))
+				return is_waking ||
+				    crew__sync_state(s) == CREW__SIGNALED;
+			continue;
+		case CREW__W_IDLE:
+			/* relaxed: committing to sleep publishes nothing; a
+			 * notify after this in modification order sees idle
+			 * > 0 and posts a token */
+			if (!atomic_compare_exchange_weak_explicit(&p->sync, &s,
+			    n, memory_order_relaxed, memory_order_relaxed))
+				continue;
+			is_waking = false;
+			idle = true;
+			if ((n & CREW__SYNC_CLOSING) && crew__sync_quiescent(n))
+				signal_drained(p);
+			break; /* to sleep, without re-reading the word */
+		case CREW__W_SLEEP:
+			break;
+		}
+		CREW__CHAOS();
+		CREW__STAT_ADD(w, parks, 1);
+		crew__event_wait(&p->idle_event);
+		CREW__STAT_ADD(w, wakeups, 1);
+		/* relaxed: re-examined by the loop */
+		s = atomic_load_explicit(&p->sync, memory_order_relaxed);
+	}
+}
+
+/* Own ring, own overflow queue, global queue, then the other workers. */
+static crew_task *
+find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed)
+{
+	struct crew__worker *v;
+	crew_task *t;
+	uint32_t got, n;
+
+	*pushed = false;
+	if ((t = crew__ring_pop(w)) != NULL)
+		return t;
+	if ((t = crew__ring_refill(w, &w->ovf, &got)) != NULL)
+		goto refilled;
+	if ((t = crew__ring_refill(w, &p->global, &got)) != NULL)
+		goto refilled;
+	/* acquire: pairs with the release in spawn_locked; makes the
+	 * published workers[] entries readable */
+	n = atomic_load_explicit(&p->nworkers, memory_order_acquire);
+	for (uint32_t i = 0; i < n; i++) {
+		if (w->victim >= n)
+			w->victim = 0;
+		v = p->workers[w->victim++];
+		if (v == w)
+			continue;
+		CREW__STAT_ADD(w, steal_attempts, 1);
+		/* The victim drains its overflow queue last: take it first. */
+		if ((t = crew__ring_refill(w, &v->ovf, &got)) != NULL) {
+			CREW__STAT_ADD(w, tasks_stolen, got);
+			goto refilled;
+		}
+		if ((t = crew__ring_steal(w, v, &got)) != NULL) {
+			CREW__STAT_ADD(w, tasks_stolen, got);
+			*pushed = got > 1;
+			return t;
+		}
+	}
+	return NULL;
+refilled:
+	*pushed = got > 1;
+	return t;
+}
+
+static void
+name_thread(struct crew_pool *p, unsigned index)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "%s%u", p->name_prefix, index);
+	name[15] = '\0'; /* the kernel's limit */
+	(void)pthread_setname_np(pthread_self(), name);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct crew__worker *w = arg;
+	struct crew_pool *p = w->pool;
+	bool waking = false, pushed;
+	crew_task *t;
+	int r;
+
+	crew__tls_worker = w;
+	name_thread(p, w->index);
+	if (p->cfg.on_thread_start)
+		p->cfg.on_thread_start(p->cfg.hook_ctx, w->index);
+	while ((r = worker_wait(p, w, waking)) >= 0) {
+		waking = r;
+		while ((t = find_work(p, w, &pushed)) != NULL) {
+			/* Hand the waking role on before running the task. */
+			if (pushed || waking)
+				notify(p, waking);
+			waking = false;
+			t->fn(t);
+			CREW__STAT_ADD(w, tasks_run, 1);
+		}
+	}
+	if (p->cfg.on_thread_stop)
+		p->cfg.on_thread_stop(p->cfg.hook_ctx, w->index);
+	crew__tls_worker = NULL;
+	/* release: our last accesses happen before the count drops */
+	atomic_fetch_sub_explicit(&p->sync, CREW__SYNC_SPAWNED_ONE,
+	    memory_order_release);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Scheduling.                                                         */
+
+static void
+push_local(struct crew__worker *w, crew_task *head, crew_task *tail,
+    size_t len)
+{
+	CREW__STAT_ADD(w, local_pushes, len);
+	if (crew__ring_push(w, &head, &tail, &len)) {
+		CREW__STAT_ADD(w, overflow_migrations, 1);
+		CREW__CHAOS();
+		(void)crew__queue_push(&w->ovf, head, tail); /* never closed */
+	}
+	notify(w->pool, false);
+}
+
+static int
+push_global(struct crew_pool *p, crew_task *head, crew_task *tail,
+    size_t len)
+{
+	int rc;
+
+	/* relaxed: nworkers only grows; 0 sends us to the locked slow path */
+	if (CREW__UNLIKELY(atomic_load_explicit(&p->nworkers,
+	    memory_order_relaxed) == 0) && (rc = ensure_worker(p)) != 0)
+		return rc;
+	if (!crew__queue_push(&p->global, head, tail))
+		return CREW_ESHUTDOWN;
+	/* relaxed: statistic; same cache line as the queue word */
+	atomic_fetch_add_explicit(&p->global_pushes, len, memory_order_relaxed);
+	CREW__CHAOS();
+	notify(p, false);
+	return 0;
+}
+
+static int
+schedule(struct crew_pool *p, crew_task *head, crew_task *tail, size_t len)
+{
+	struct crew__worker *w = crew__tls_worker;
+
+	if (w != NULL && w->pool == p) {
+		push_local(w, head, tail, len);
+		return 0;
+	}
+	return push_global(p, head, tail, len);
+}
+
+CREW_API int
+crew_schedule(crew_pool *p, crew_batch b)
+{
+	if (p == NULL)
+		return CREW_EINVAL;
+	if (b.len == 0)
+		return b.head == NULL && b.tail == NULL ? 0 : CREW_EINVAL;
+	if (b.head == NULL || b.tail == NULL || b.tail->next != NULL ||
+	    b.head->fn == NULL || b.tail->fn == NULL ||
+	    (b.len == 1) != (b.head == b.tail))
+		return CREW_EINVAL;
+	return schedule(p, b.head, b.tail, b.len);
+}
+
+CREW_API int
+crew_submit(crew_pool *p, crew_task *t)
+{
+	if (p == NULL || t == NULL || t->fn == NULL)
+		return CREW_EINVAL;
+	t->next = NULL;
+	return schedule(p, t, t, 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle.                                                          */
+
+CREW_API int
+crew_pool_create(crew_pool **out, const crew_config *cfg)
+{
+	crew_config def;
+	struct crew_pool *p;
+	unsigned max;
+
+	if (out == NULL)
+		return CREW_EINVAL;
+	*out = NULL;
+	if (cfg == NULL) {
+		crew_config_init(&def);
+		cfg = &def;
+	}
+	max = cfg->max_threads ? cfg->max_threads : crew__default_threads();
+	if (max > CREW_MAX_THREADS)
+		max = CREW_MAX_THREADS;
+	p = aligned_alloc(CREW__CACHELINE, sizeof(*p));
+	if (p == NULL)
+		return CREW_ENOMEM;
+	memset(p, 0, sizeof(*p));
+	p->workers = calloc(max, sizeof(*p->workers));
+	if (p->workers == NULL) {
+		free(p);
+		return CREW_ENOMEM;
+	}
+	crew__queue_init(&p->global);
+	atomic_init(&p->global_pushes, 0);
+	atomic_init(&p->sync, 0);
+	atomic_init(&p->idle_event.state, CREW__EV_EMPTY);
+	atomic_init(&p->drain_epoch, 0);
+	atomic_init(&p->nworkers, 0);
+	atomic_init(&p->spawn_failures, 0);
+	p->max_threads = max;
+	p->stack_size = cfg->stack_size;
+	p->cfg = *cfg;
+	snprintf(p->name_prefix, sizeof(p->name_prefix), "%s",
+	    cfg->name_prefix ? cfg->name_prefix : "crew-");
+	p->cfg.name_prefix = p->name_prefix;
+	pthread_mutex_init(&p->spawn_lock, NULL);
+	pthread_mutex_init(&p->life_lock, NULL);
+	*out = p;
+	return 0;
+}
+
+static bool
+queues_empty(struct crew_pool *p)
+{
+	/* acquire: pairs with spawn_locked's release */
+	uint32_t n = atomic_load_explicit(&p->nworkers, memory_order_acquire);
+
+	if (crew__queue_maybe_nonempty(&p->global))
+		return false;
+	for (uint32_t i = 0; i < n; i++) {
+		struct crew__worker *w = p->workers[i];
+
+		if (crew__ring_size(w) != 0 || crew__queue_maybe_nonempty(&w->ovf))
+			return false;
+	}
+	return true;
+}
+
+/* Waits until every accepted task has run, then sets SHUTDOWN. */
+static void
+drain(struct crew_pool *p)
+{
+	uint32_t s, e;
+
+	crew__queue_close(&p->global);
+	/* acq_rel: from here every worker's idle transition sees CLOSING */
+	atomic_fetch_or_explicit(&p->sync, CREW__SYNC_CLOSING,
+	    memory_order_acq_rel);
+	for (;;) {
+		/* acquire: pairs with signal_drained's release */
+		e = atomic_load_explicit(&p->drain_epoch, memory_order_acquire);
+		/* acquire: see what the workers did before going idle */
+		s = atomic_load_explicit(&p->sync, memory_order_acquire);
+		if (crew__sync_quiescent(s)) {
+			if (!queues_empty(p)) {
+				/* A task pushed before the close whose
+				 * submitter has not notified yet: wake a
+				 * worker ourselves. */
+				notify(p, false);
+				continue;
+			}
+			CREW__CHAOS();
+			/* acq_rel: the state flips only from the exact
+			 * quiescent word we checked */
+			if (atomic_compare_exchange_strong_explicit(&p->sync, &s,
+			    crew__sync_shutdown(s), memory_order_acq_rel,
+			    memory_order_relaxed))
+				break;
+			continue;
+		}
+		crew__futex_wait(&p->drain_epoch, e);
+	}
+	crew__event_shutdown(&p->idle_event);
+}
+
+CREW_API int
+crew_pool_shutdown(crew_pool *p)
+{
+	struct crew__worker *w = crew__tls_worker;
+
+	if (p == NULL)
+		return CREW_EINVAL;
+	if (w != NULL && w->pool == p)
+		return CREW_EDEADLK;
+	pthread_mutex_lock(&p->life_lock);
+	if (!p->shut_down) {
+		drain(p);
+		/* Late spawners finish under the lock before we join. */
+		pthread_mutex_lock(&p->spawn_lock);
+		for (unsigned i = 0; i < p->nthreads; i++)
+			pthread_join(p->workers[i]->thread, NULL);
+		pthread_mutex_unlock(&p->spawn_lock);
+		p->shut_down = true;
+	}
+	pthread_mutex_unlock(&p->life_lock);
+	return 0;
+}
+
+CREW_API int
+crew_pool_destroy(crew_pool *p)
+{
+	int rc;
+
+	if (p == NULL)
+		return CREW_EINVAL;
+	if ((rc = crew_pool_shutdown(p)) != 0)
+		return rc;
+	for (unsigned i = 0; i < p->nthreads; i++)
+		free(p->workers[i]);
+	free(p->workers);
+	pthread_mutex_destroy(&p->spawn_lock);
+	pthread_mutex_destroy(&p->life_lock);
+	free(p);
+	return 0;
+}
+
+CREW_API void
+crew_pool_stats(crew_pool *p, crew_stats *out)
+{
+	uint32_t n, s;
+
+	if (p == NULL || out == NULL)
+		return;
+	memset(out, 0, sizeof(*out));
+	/* acquire: pairs with spawn_locked's release */
+	n = atomic_load_explicit(&p->nworkers, memory_order_acquire);
+	/* relaxed: a snapshot for reporting */
+	s = atomic_load_explicit(&p->sync, memory_order_relaxed);
+	out->threads_spawned = n;
+	out->threads_live = crew__sync_spawned(s);
+	out->threads_idle = crew__sync_idle(s);
+	/* relaxed: statistics */
+	out->global_pushes = atomic_load_explicit(&p->global_pushes,
+	    memory_order_relaxed);
+	/* relaxed: statistic */
+	out->spawn_failures = atomic_load_explicit(&p->spawn_failures,
+	    memory_order_relaxed);
+	out->max_threads = p->max_threads;
+	for (uint32_t i = 0; i < n; i++) {
+		struct crew__stats *st = &p->workers[i]->stats;
+#define CREW__SUM(f) out->f += atomic_load_explicit(&st->f, memory_order_relaxed) /* relaxed: statistic */
+		CREW__SUM(tasks_run);
+		CREW__SUM(local_pushes);
+		CREW__SUM(overflow_migrations);
+		CREW__SUM(steal_attempts);
+		CREW__SUM(tasks_stolen);
+		CREW__SUM(parks);
+		CREW__SUM(wakeups);
+#undef CREW__SUM
+	}
+}
+
+CREW_API int
+crew_worker_index(const crew_pool *p)
+{
+	struct crew__worker *w = crew__tls_worker;
+
+	return (w != NULL && w->pool == p) ? (int)w->index : -1;
+}
