@@ -176,6 +176,7 @@ struct crew_pool {
 extern _Thread_local struct crew__worker *crew__tls_worker;
 
 unsigned crew__default_threads(void);
+int crew__debug_dump(crew_pool *p, char *buf, size_t size);
 void crew__worker_init(struct crew__worker *w, struct crew_pool *pool,
     unsigned index);
 

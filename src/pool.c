@@ -591,3 +591,41 @@ crew_worker_index(const crew_pool *p)
 
 	return (w != NULL && w->pool == p) ? (int)w->index : -1;
 }
+
+/*
+ * Test and watchdog aid (internal, not exported): writes the sync word,
+ * every ring's head and tail and the queue states into buf.
+ */
+int
+crew__debug_dump(crew_pool *p, char *buf, size_t size)
+{
+	/* relaxed loads throughout: a best-effort snapshot for diagnostics */
+	uint32_t s = atomic_load_explicit(&p->sync, memory_order_relaxed);
+	uint32_t n = atomic_load_explicit(&p->nworkers, memory_order_acquire);
+	size_t off = 0;
+	int k;
+
+	k = snprintf(buf, size,
+	    "sync=%#x idle=%u spawned=%u closing=%d notified=%d state=%u "
+	    "event=%u global=%#lx nworkers=%u\n", s, crew__sync_idle(s),
+	    crew__sync_spawned(s), !!(s & CREW__SYNC_CLOSING),
+	    !!(s & CREW__SYNC_NOTIFIED), crew__sync_state(s),
+	    atomic_load_explicit(&p->idle_event.state, memory_order_relaxed),
+	    (unsigned long)atomic_load_explicit(&p->global.word,
+		memory_order_relaxed), n);
+	for (uint32_t i = 0; k > 0 && (off += (size_t)k) < size && i < n; i++) {
+		struct crew__worker *w = p->workers[i];
+
+		k = snprintf(buf + off, size - off,
+		    "  worker %u: head=%u tail=%u ovf=%#lx run=%lu parks=%lu\n",
+		    i, atomic_load_explicit(&w->head, memory_order_relaxed),
+		    atomic_load_explicit(&w->tail, memory_order_relaxed),
+		    (unsigned long)atomic_load_explicit(&w->ovf.word,
+			memory_order_relaxed),
+		    (unsigned long)atomic_load_explicit(&w->stats.tasks_run,
+			memory_order_relaxed),
+		    (unsigned long)atomic_load_explicit(&w->stats.parks,
+			memory_order_relaxed));
+	}
+	return (int)off;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared test helpers: watchdog, sizes, seeds, pthread_create fault hook. */
+#ifndef CREW_TEST_SUPPORT_H
+#define CREW_TEST_SUPPORT_H
+
+#include "crew.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Sizes are divided by CREW_TEST_SCALE (the TSan runner sets 30). */
+size_t t_scaled(size_t n);
+/* The seed: CREW_TEST_SEED or time-based; printed once by t_seed_print. */
+uint64_t t_seed(void);
+uint64_t t_rand(uint64_t *state);
+
+/*
+ * Watchdog: after `seconds`, dumps the pool's state (if one is set with
+ * t_watch_pool) to stderr and aborts, turning a hang into a failure.
+ */
+void t_watchdog(unsigned seconds);
+void t_watch_pool(crew_pool *p);
+void t_watchdog_off(void);
+
+/*
+ * pthread_create fault injection (tests link with
+ * -Wl,--wrap=pthread_create).  Calls counted from the last reset: call
+ * number `at` fails with EAGAIN; with `every`, every call from `at` on
+ * fails; with `modulo` > 0, calls whose number is a multiple of modulo
+ * fail.  0/0/0 disables.
+ */
+void t_fail_create(unsigned at, int every, unsigned modulo);
+unsigned t_create_calls(void);
+
+/* Fails the current test with a message (works in Criterion and runner). */
+#define T_CHECK(cond, ...)                                                    \
+	do {                                                                  \
+		if (!(cond)) {                                                \
+			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__,   \
+			    __LINE__, #cond);                                 \
+			fprintf(stderr, __VA_ARGS__);                         \
+			fputc('\n', stderr);                                  \
+			return 1;                                             \
+		}                                                             \
+	} while (0)
+
+int crew__debug_dump(crew_pool *p, char *buf, size_t size);
+
+/* Concurrency cases: plain functions returning 0 on success, shared by the
+ * Criterion wrapper (test_conc.c) and the TSan runner (tsan_runner.c). */
+struct conc_case {
+	const char *name;
+	int (*fn)(void);
+	unsigned timeout; /* seconds, before scaling for sanitizers */
+};
+extern const struct conc_case conc_cases[];
+extern const size_t conc_ncases;
+
+#endif
