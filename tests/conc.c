@@ -1,0 +1,737 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Concurrency cases.  Each is a plain `int t_name(void)` returning 0 on
+ * success, so the same bodies run under Criterion (test_conc.c) and, where
+ * Criterion cannot start (TSan), under tsan_runner.c.  Sizes shrink with
+ * CREW_TEST_SCALE.  Every task checks a plain payload written by its
+ * submitter before the submit: a missing release/acquire on the hand-off
+ * shows up as a TSan race or a wrong value.
+ */
+#define _GNU_SOURCE
+#include "support.h"
+#include "conc_list.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAGIC 0x9e3779b9u
+
+static void
+nap_us(long us)
+{
+	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Waits until *c reaches target; false after `seconds` without progress. */
+static bool
+wait_count(atomic_size_t *c, size_t target, unsigned seconds)
+{
+	size_t last = atomic_load(c);
+	unsigned idle_ms = 0;
+
+	while (atomic_load(c) < target) {
+		nap_us(1000);
+		if (atomic_load(c) != last) {
+			last = atomic_load(c);
+			idle_ms = 0;
+		} else if (++idle_ms > seconds * 1000) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static crew_pool *
+make_pool(unsigned threads)
+{
+	crew_config cfg;
+	crew_pool *p = NULL;
+
+	crew_config_init(&cfg);
+	cfg.max_threads = threads;
+	if (crew_pool_create(&p, &cfg) != 0)
+		return NULL;
+	t_watch_pool(p);
+	return p;
+}
+
+/* ------------------------------------------------------------------ */
+/* Exactly-once: outside producers plus tasks that schedule tasks.     */
+
+struct eo_task {
+	crew_task task;
+	uint32_t id;
+	uint32_t payload;        /* plain: written before submit */
+	struct eo_run *run;
+};
+
+struct eo_run {
+	crew_pool *pool;
+	struct eo_task *tasks;   /* nprod * per roots, then children */
+	atomic_uchar *hit;
+	size_t roots, per;
+	unsigned nprod;
+	atomic_size_t done;
+	atomic_size_t bad;
+};
+
+static void
+eo_fn(crew_task *t)
+{
+	struct eo_task *e = crew_container_of(t, struct eo_task, task);
+	struct eo_run *r = e->run;
+	struct eo_task *c;
+
+	if (e->payload != e->id * 7u + MAGIC)
+		atomic_fetch_add(&r->bad, 1);
+	if (atomic_fetch_add(&r->hit[e->id], 1) != 0)
+		atomic_fetch_add(&r->bad, 1);
+	/* One root in 8 schedules a child from inside the pool. */
+	if (e->id < r->roots && e->id % 8 == 0) {
+		c = &r->tasks[r->roots + e->id / 8];
+		c->task.fn = eo_fn;
+		c->payload = c->id * 7u + MAGIC;
+		if (crew_submit(r->pool, &c->task) != 0)
+			atomic_fetch_add(&r->bad, 1);
+	}
+	atomic_fetch_add(&r->done, 1);
+}
+
+struct eo_prod {
+	struct eo_run *run;
+	unsigned index;
+	int rc;
+};
+
+static void *
+eo_producer(void *arg)
+{
+	struct eo_prod *pr = arg;
+	struct eo_run *r = pr->run;
+	size_t base = pr->index * r->per;
+	crew_batch b = CREW_BATCH_INIT;
+
+	for (size_t i = 0; i < r->per; i++) {
+		struct eo_task *e = &r->tasks[base + i];
+
+		e->task.fn = eo_fn;
+		e->payload = e->id * 7u + MAGIC;
+		if (pr->index % 2 == 0) {   /* even producers: one by one */
+			if ((pr->rc = crew_submit(r->pool, &e->task)) != 0)
+				return NULL;
+		} else {                    /* odd producers: batches of 64 */
+			crew_batch_push(&b, &e->task);
+			if (b.len == 64 || i + 1 == r->per) {
+				if ((pr->rc = crew_schedule(r->pool, b)) != 0)
+					return NULL;
+				b = (crew_batch)CREW_BATCH_INIT;
+			}
+		}
+	}
+	return NULL;
+}
+
+static int
+exactly_once(unsigned threads)
+{
+	struct eo_run r;
+	struct eo_prod pr[4];
+	pthread_t th[4];
+	size_t nchild, total;
+	int ok;
+
+	memset(&r, 0, sizeof(r));
+	r.nprod = 4;
+	r.per = t_scaled(250000);
+	r.roots = r.nprod * r.per;
+	nchild = (r.roots + 7) / 8;
+	total = r.roots + nchild;
+	r.tasks = calloc(total, sizeof(*r.tasks));
+	r.hit = calloc(total, sizeof(*r.hit));
+	T_CHECK(r.tasks && r.hit, "oom");
+	for (size_t i = 0; i < total; i++) {
+		r.tasks[i].id = (uint32_t)i;
+		r.tasks[i].run = &r;
+	}
+	r.pool = make_pool(threads);
+	T_CHECK(r.pool, "create");
+	for (unsigned i = 0; i < r.nprod; i++) {
+		pr[i] = (struct eo_prod){ &r, i, 0 };
+		pthread_create(&th[i], NULL, eo_producer, &pr[i]);
+	}
+	for (unsigned i = 0; i < r.nprod; i++) {
+		pthread_join(th[i], NULL);
+		T_CHECK(pr[i].rc == 0, "producer %u: %s", i, crew_strerror(pr[i].rc));
+	}
+	/* Half the check waits on the live pool, half relies on the drain. */
+	ok = wait_count(&r.done, total / 2, 30);
+	T_CHECK(ok, "stalled at %zu of %zu", atomic_load(&r.done), total);
+	T_CHECK(crew_pool_destroy(r.pool) == 0, "destroy");
+	T_CHECK(atomic_load(&r.done) == total, "ran %zu of %zu",
+	    atomic_load(&r.done), total);
+	T_CHECK(atomic_load(&r.bad) == 0, "%zu bad runs (payload/dup)",
+	    atomic_load(&r.bad));
+	for (size_t i = 0; i < total; i++)
+		T_CHECK(r.hit[i] == 1, "task %zu ran %u times", i, r.hit[i]);
+	free(r.tasks);
+	free((void *)r.hit);
+	return 0;
+}
+
+int t_exactly_once_w1(void) { return exactly_once(1); }
+int t_exactly_once_w2(void) { return exactly_once(2); }
+int t_exactly_once_w4(void) { return exactly_once(4); }
+int t_exactly_once_w8(void) { return exactly_once(8); }
+int t_exactly_once_w32(void) { return exactly_once(32); }
+
+/* ------------------------------------------------------------------ */
+/* Fork tree: every node schedules two children from inside a worker.  */
+
+struct tree_node {
+	crew_task task;
+	unsigned depth;
+};
+
+static crew_pool *_Atomic tree_pool;
+static atomic_size_t tree_leaves, tree_failed;
+static struct tree_node *tree_nodes;
+static atomic_size_t tree_next;
+static unsigned tree_depth;
+
+static void
+tree_fn(crew_task *t)
+{
+	struct tree_node *n = crew_container_of(t, struct tree_node, task);
+	crew_batch b = CREW_BATCH_INIT;
+
+	if (n->depth == tree_depth) {
+		atomic_fetch_add(&tree_leaves, 1);
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		struct tree_node *c = &tree_nodes[atomic_fetch_add(&tree_next, 1)];
+
+		c->depth = n->depth + 1;
+		c->task.fn = tree_fn;
+		if (i == 0) {
+			if (crew_submit(atomic_load(&tree_pool), &c->task) != 0)
+				atomic_fetch_add(&tree_failed, 1);
+		} else {
+			crew_batch_push(&b, &c->task);
+		}
+	}
+	if (crew_schedule(atomic_load(&tree_pool), b) != 0)
+		atomic_fetch_add(&tree_failed, 1);
+}
+
+static int
+fork_tree(unsigned threads)
+{
+	crew_pool *p = make_pool(threads);
+	size_t nodes, leaves;
+
+	T_CHECK(p, "create");
+	tree_depth = t_scaled(1u << 20) >= (1u << 18) ? 18 : 14;
+	leaves = (size_t)1 << tree_depth;
+	nodes = 2 * leaves;
+	tree_nodes = calloc(nodes, sizeof(*tree_nodes));
+	T_CHECK(tree_nodes, "oom");
+	atomic_store(&tree_pool, p);
+	atomic_store(&tree_leaves, 0);
+	atomic_store(&tree_failed, 0);
+	atomic_store(&tree_next, 1);
+	tree_nodes[0].depth = 0;
+	tree_nodes[0].task.fn = tree_fn;
+	T_CHECK(crew_submit(p, &tree_nodes[0].task) == 0, "submit");
+	T_CHECK(wait_count(&tree_leaves, leaves, 30), "stalled at %zu of %zu",
+	    atomic_load(&tree_leaves), leaves);
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	T_CHECK(atomic_load(&tree_leaves) == leaves, "leaves %zu",
+	    atomic_load(&tree_leaves));
+	T_CHECK(atomic_load(&tree_failed) == 0, "schedule failed");
+	free(tree_nodes);
+	return 0;
+}
+
+int t_fork_tree_w1(void) { return fork_tree(1); }
+int t_fork_tree_w2(void) { return fork_tree(2); }
+int t_fork_tree_w4(void) { return fork_tree(4); }
+int t_fork_tree_w32(void) { return fork_tree(32); }
+
+/* ------------------------------------------------------------------ */
+/* Shutdown drains everything accepted, including children.            */
+
+struct chain_task {
+	crew_task task;
+	unsigned left;            /* plain: reschedules itself this often */
+	atomic_size_t *ran;
+	crew_pool *pool;
+};
+
+static void
+chain_fn(crew_task *t)
+{
+	struct chain_task *c = crew_container_of(t, struct chain_task, task);
+
+	atomic_fetch_add(c->ran, 1);
+	if (c->left > 0) {
+		c->left--;
+		if (crew_submit(c->pool, &c->task) != 0)
+			abort(); /* a worker-local push cannot be refused */
+	}
+}
+
+int
+t_shutdown_drains(void)
+{
+	size_t n = t_scaled(100000);
+	struct chain_task *c = calloc(n, sizeof(*c));
+	atomic_size_t ran = 0;
+	crew_pool *p = make_pool(4);
+
+	T_CHECK(c && p, "setup");
+	for (size_t i = 0; i < n; i++) {
+		c[i] = (struct chain_task){ { chain_fn, NULL }, 3, &ran, p };
+		T_CHECK(crew_submit(p, &c[i].task) == 0, "submit %zu", i);
+	}
+	T_CHECK(crew_pool_shutdown(p) == 0, "shutdown");
+	/* Every accepted task and every reschedule ran before it returned. */
+	T_CHECK(atomic_load(&ran) == 4 * n, "ran %zu of %zu", atomic_load(&ran),
+	    4 * n);
+	T_CHECK(crew_submit(p, &c[0].task) == CREW_ESHUTDOWN, "accepted late");
+	nap_us(2000);
+	T_CHECK(atomic_load(&ran) == 4 * n, "a refused task ran");
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	free(c);
+	return 0;
+}
+
+/* Submitters race a shutdown: every submit is accepted-and-run or refused. */
+struct race_sub {
+	crew_pool *pool;
+	struct chain_task *tasks;
+	atomic_uchar *accepted;
+	size_t n;
+	int bad;
+};
+
+static void *
+race_submitter(void *arg)
+{
+	struct race_sub *s = arg;
+
+	for (size_t i = 0; i < s->n; i++) {
+		int rc = crew_submit(s->pool, &s->tasks[i].task);
+
+		if (rc == 0) {
+			atomic_store(&s->accepted[i], 1);
+		} else if (rc == CREW_ESHUTDOWN) {
+			/* once refused, always refused */
+			for (size_t j = i + 1; j < s->n; j++)
+				if (crew_submit(s->pool, &s->tasks[j].task) !=
+				    CREW_ESHUTDOWN)
+					s->bad = 1;
+			break;
+		} else {
+			s->bad = 1;
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void
+count_fn(crew_task *t)
+{
+	struct chain_task *c = crew_container_of(t, struct chain_task, task);
+
+	atomic_fetch_add(c->ran, 1);
+}
+
+int
+t_shutdown_races_submit(void)
+{
+	size_t reps = t_scaled(200) < 20 ? 20 : t_scaled(200);
+	size_t per = t_scaled(20000) < 500 ? 500 : t_scaled(20000);
+	uint64_t rng = t_seed();
+
+	for (size_t rep = 0; rep < reps; rep++) {
+		struct race_sub s[4];
+		pthread_t th[4];
+		crew_pool *p = make_pool(2);
+		size_t accepted = 0, ran = 0;
+		atomic_size_t *runs = calloc(4, sizeof(*runs));
+
+		T_CHECK(p && runs, "setup");
+		for (int k = 0; k < 4; k++) {
+			s[k] = (struct race_sub){ p, calloc(per, sizeof(struct chain_task)),
+			    calloc(per, 1), per, 0 };
+			T_CHECK(s[k].tasks && s[k].accepted, "oom");
+			for (size_t i = 0; i < per; i++)
+				s[k].tasks[i] = (struct chain_task){ { count_fn, NULL },
+				    0, &runs[k], p };
+			pthread_create(&th[k], NULL, race_submitter, &s[k]);
+		}
+		nap_us((long)(t_rand(&rng) % 3000));
+		T_CHECK(crew_pool_shutdown(p) == 0, "shutdown");
+		for (int k = 0; k < 4; k++)
+			pthread_join(th[k], NULL);
+		for (int k = 0; k < 4; k++) {
+			size_t acc = 0;
+
+			T_CHECK(!s[k].bad, "rep %zu: submitter %d saw a bad code", rep, k);
+			for (size_t i = 0; i < per; i++)
+				acc += s[k].accepted[i];
+			T_CHECK(atomic_load(&runs[k]) == acc,
+			    "rep %zu: submitter %d: %zu accepted, %zu ran", rep, k,
+			    acc, atomic_load(&runs[k]));
+			accepted += acc;
+			ran += atomic_load(&runs[k]);
+			free(s[k].tasks);
+			free((void *)s[k].accepted);
+		}
+		T_CHECK(accepted == ran, "accepted %zu ran %zu", accepted, ran);
+		T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+		free(runs);
+	}
+	return 0;
+}
+
+/* Two threads shut the same pool down at once; both return 0. */
+static void *
+shutdown_thread(void *p)
+{
+	return (void *)(intptr_t)crew_pool_shutdown(p);
+}
+
+int
+t_shutdown_concurrent(void)
+{
+	for (int rep = 0; rep < 100; rep++) {
+		crew_pool *p = make_pool(2);
+		atomic_size_t ran = 0;
+		struct chain_task c[64];
+		pthread_t a, b;
+		void *ra, *rb;
+
+		T_CHECK(p, "create");
+		for (int i = 0; i < 64; i++) {
+			c[i] = (struct chain_task){ { chain_fn, NULL }, 2, &ran, p };
+			T_CHECK(crew_submit(p, &c[i].task) == 0, "submit");
+		}
+		pthread_create(&a, NULL, shutdown_thread, p);
+		pthread_create(&b, NULL, shutdown_thread, p);
+		pthread_join(a, &ra);
+		pthread_join(b, &rb);
+		T_CHECK(ra == NULL && rb == NULL, "shutdown returned an error");
+		T_CHECK(atomic_load(&ran) == 64 * 3, "ran %zu", atomic_load(&ran));
+		T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle.                                                          */
+
+static atomic_uint started_threads, stopped_threads;
+
+static void
+on_start(void *ctx, unsigned i)
+{
+	(void)ctx, (void)i;
+	atomic_fetch_add(&started_threads, 1);
+}
+
+static void
+on_stop(void *ctx, unsigned i)
+{
+	(void)ctx, (void)i;
+	atomic_fetch_add(&stopped_threads, 1);
+}
+
+int
+t_create_destroy_1000(void)
+{
+	static struct chain_task c[1000];
+	size_t cycles = t_scaled(1000) < 60 ? 60 : t_scaled(1000);
+	crew_config cfg;
+
+	crew_config_init(&cfg);
+	cfg.max_threads = 2;
+	cfg.on_thread_start = on_start;
+	cfg.on_thread_stop = on_stop;
+	atomic_store(&started_threads, 0);
+	atomic_store(&stopped_threads, 0);
+	for (size_t cyc = 0; cyc < cycles; cyc++) {
+		size_t n = (size_t[]){ 0, 1, 1000 }[cyc % 3];
+		atomic_size_t ran = 0;
+		crew_pool *p;
+
+		T_CHECK(crew_pool_create(&p, &cfg) == 0, "create");
+		for (size_t i = 0; i < n; i++) {
+			c[i] = (struct chain_task){ { count_fn, NULL }, 0, &ran, p };
+			T_CHECK(crew_submit(p, &c[i].task) == 0, "submit");
+		}
+		T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+		T_CHECK(atomic_load(&ran) == n, "cycle %zu ran %zu of %zu", cyc,
+		    atomic_load(&ran), n);
+		T_CHECK(atomic_load(&started_threads) ==
+		    atomic_load(&stopped_threads), "threads started != stopped");
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Parking.                                                            */
+
+int
+t_ping_pong_park(void)
+{
+	size_t rounds = t_scaled(20000);
+	uint64_t rng = t_seed();
+	unsigned sizes[] = { 1, 2, 4, 32 };
+
+	for (int k = 0; k < 4; k++) {
+		crew_pool *p = make_pool(sizes[k]);
+		atomic_size_t ran = 0;
+		struct chain_task c = { { count_fn, NULL }, 0, &ran, p };
+
+		T_CHECK(p, "create");
+		for (size_t r = 0; r < rounds / 4; r++) {
+			T_CHECK(crew_submit(p, &c.task) == 0, "submit");
+			T_CHECK(wait_count(&ran, r + 1, 5), "round %zu lost a wake-up "
+			    "on %u workers", r, sizes[k]);
+			if (t_rand(&rng) % 2)
+				nap_us((long)(t_rand(&rng) % 50));
+		}
+		T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	}
+	return 0;
+}
+
+/* After idling, N tasks submitted at once must all run at the same time:
+ * the throttled wake-up must still wake every worker. */
+static atomic_uint barrier_in;
+static atomic_int barrier_fail;
+
+static void
+barrier_fn(crew_task *t)
+{
+	struct timespec t0, t1;
+
+	(void)t;
+	atomic_fetch_add(&barrier_in, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (atomic_load(&barrier_in) % 2 != 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (t1.tv_sec - t0.tv_sec > 10) {
+			atomic_store(&barrier_fail, 1);
+			return;
+		}
+		sched_yield();
+	}
+}
+
+int
+t_burst_after_idle(void)
+{
+	crew_pool *p = make_pool(2);
+	crew_task t[2] = { CREW_TASK_INIT(barrier_fn), CREW_TASK_INIT(barrier_fn) };
+	crew_stats st;
+	size_t rounds = t_scaled(100) < 10 ? 10 : t_scaled(100);
+
+	T_CHECK(p, "create");
+	atomic_store(&barrier_in, 0);
+	atomic_store(&barrier_fail, 0);
+	for (size_t r = 0; r < rounds; r++) {
+		/* Wait until both workers are parked (after the first round). */
+		for (int spin = 0; r > 0; spin++) {
+			crew_pool_stats(p, &st);
+			if (st.threads_idle == 2)
+				break;
+			T_CHECK(spin < 10000, "workers never went idle");
+			nap_us(100);
+		}
+		crew_batch b = CREW_BATCH_INIT;
+		crew_batch_push(&b, &t[0]);
+		crew_batch_push(&b, &t[1]);
+		T_CHECK(crew_schedule(p, b) == 0, "schedule");
+		while (atomic_load(&barrier_in) < 2 * (r + 1) &&
+		    !atomic_load(&barrier_fail))
+			nap_us(50);
+		T_CHECK(!atomic_load(&barrier_fail), "round %zu: the two tasks "
+		    "never ran at the same time", r);
+		nap_us(2000);
+	}
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Spawn failure (pthread_create is wrapped by support.c).              */
+
+/* Submits, retrying on CREW_EAGAIN by running the task itself. */
+static int
+submit_or_run(crew_pool *p, crew_task *t, size_t *inline_runs)
+{
+	int rc = crew_submit(p, t);
+
+	if (rc == CREW_EAGAIN) {
+		t->fn(t);
+		(*inline_runs)++;
+		return 0;
+	}
+	return rc;
+}
+
+int
+t_spawn_fail_kth(void)
+{
+	size_t n = t_scaled(100000);
+	struct chain_task *c = calloc(n, sizeof(*c));
+
+	T_CHECK(c, "oom");
+	for (unsigned k = 1; k <= 4; k++) {
+		atomic_size_t ran = 0;
+		size_t inl = 0;
+		crew_stats st;
+		crew_pool *p = make_pool(4);
+
+		T_CHECK(p, "create");
+		t_fail_create(k, 0, 0);
+		for (size_t i = 0; i < n; i++) {
+			c[i] = (struct chain_task){ { count_fn, NULL }, 0, &ran, p };
+			T_CHECK(submit_or_run(p, &c[i].task, &inl) == 0, "submit");
+		}
+		T_CHECK(wait_count(&ran, n, 20), "k=%u: stalled at %zu of %zu", k,
+		    atomic_load(&ran), n);
+		crew_pool_stats(p, &st);
+		/* k == 1 fails the first worker: that submit ran inline. */
+		T_CHECK(k != 1 || inl == 1, "k=1: %zu inline runs", inl);
+		T_CHECK(k == 1 || inl == 0, "k=%u: %zu inline runs", k, inl);
+		T_CHECK(st.spawn_failures >= 1, "k=%u: failure not counted", k);
+		T_CHECK(st.threads_spawned <= 4, "k=%u: %llu threads", k,
+		    (unsigned long long)st.threads_spawned);
+		T_CHECK(st.threads_live == st.threads_spawned,
+		    "k=%u: sync word counts %llu live, %llu started", k,
+		    (unsigned long long)st.threads_live,
+		    (unsigned long long)st.threads_spawned);
+		T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+		t_fail_create(0, 0, 0);
+		T_CHECK(atomic_load(&ran) == n, "k=%u ran %zu", k, atomic_load(&ran));
+	}
+	free(c);
+	return 0;
+}
+
+int
+t_spawn_fail_all(void)
+{
+	atomic_size_t ran = 0;
+	crew_pool *p = make_pool(4);
+	struct chain_task c = { { count_fn, NULL }, 0, &ran, NULL };
+	crew_batch b = CREW_BATCH_INIT;
+	crew_stats st;
+
+	T_CHECK(p, "create");
+	c.pool = p;
+	t_fail_create(1, 1, 0);
+	for (int i = 0; i < 100; i++)
+		T_CHECK(crew_submit(p, &c.task) == CREW_EAGAIN, "submit %d", i);
+	crew_batch_push(&b, &c.task);
+	T_CHECK(crew_schedule(p, b) == CREW_EAGAIN, "schedule");
+	nap_us(5000);
+	T_CHECK(atomic_load(&ran) == 0, "a refused task ran");
+	crew_pool_stats(p, &st);
+	T_CHECK(st.spawn_failures == 101, "%llu failures counted",
+	    (unsigned long long)st.spawn_failures);
+	T_CHECK(st.threads_live == 0 && st.threads_spawned == 0, "threads");
+	/* The pool recovers once threads can be created again. */
+	t_fail_create(0, 0, 0);
+	T_CHECK(crew_submit(p, &c.task) == 0, "submit after recovery");
+	T_CHECK(wait_count(&ran, 1, 10), "recovered task did not run");
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	return 0;
+}
+
+int
+t_spawn_fail_intermittent(void)
+{
+	size_t cycles = t_scaled(1000) < 50 ? 50 : t_scaled(1000);
+	struct chain_task c[200];
+	atomic_uint hit[200];
+
+	for (size_t cyc = 0; cyc < cycles; cyc++) {
+		atomic_size_t ran = 0;
+		size_t inl = 0;
+		crew_pool *p = make_pool(4);
+
+		T_CHECK(p, "create");
+		t_fail_create(0, 0, 2);   /* every other pthread_create fails */
+		for (int i = 0; i < 200; i++) {
+			c[i] = (struct chain_task){ { chain_fn, NULL }, 1, &ran, p };
+			atomic_store(&hit[i], 0);
+			T_CHECK(submit_or_run(p, &c[i].task, &inl) == 0, "submit");
+		}
+		T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+		t_fail_create(0, 0, 0);
+		/* Inline runs of chain_fn may resubmit to a pool that has a
+		 * worker by then, or run again inline: count all runs. */
+		T_CHECK(atomic_load(&ran) >= 200 + 200 - inl && atomic_load(&ran) <= 400,
+		    "cycle %zu: ran %zu (inline %zu)", cyc, atomic_load(&ran), inl);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* No idle burn.                                                       */
+
+static double
+cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+t_idle_cpu_after_burst(void)
+{
+	size_t n = t_scaled(1000000);
+	struct chain_task *c = calloc(n, sizeof(*c));
+	atomic_size_t ran = 0;
+	crew_pool *p = make_pool(4);
+	double c0, c1, ms;
+
+	T_CHECK(c && p, "setup");
+	for (size_t i = 0; i < n; i++) {
+		c[i] = (struct chain_task){ { count_fn, NULL }, 0, &ran, p };
+		T_CHECK(crew_submit(p, &c[i].task) == 0, "submit");
+	}
+	T_CHECK(wait_count(&ran, n, 20), "burst stalled");
+	nap_us(100000);
+	c0 = cpu_seconds();
+	nap_us(1000000);
+	c1 = cpu_seconds();
+	ms = (c1 - c0) * 1000.0;
+	fprintf(stderr, "idle_cpu_after_burst: %.3f ms CPU in 1 s idle\n", ms);
+	T_CHECK(ms < 2.0, "idle pool burned %.3f ms/s", ms);
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	free(c);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+
+#define CONC_ENTRY(name, timeout) { #name, t_##name, timeout },
+const struct conc_case conc_cases[] = { CONC_CASES(CONC_ENTRY) };
+const size_t conc_ncases = sizeof(conc_cases) / sizeof(conc_cases[0]);

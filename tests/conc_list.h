@@ -1,0 +1,25 @@
+/* X(name, timeout_seconds): the concurrency cases of conc.c. */
+#define CONC_CASES(X)                                                         \
+	X(exactly_once_w1, 120)                                               \
+	X(exactly_once_w2, 120)                                               \
+	X(exactly_once_w4, 120)                                               \
+	X(exactly_once_w8, 120)                                               \
+	X(exactly_once_w32, 120)                                              \
+	X(fork_tree_w1, 60)                                                   \
+	X(fork_tree_w2, 60)                                                   \
+	X(fork_tree_w4, 60)                                                   \
+	X(fork_tree_w32, 60)                                                  \
+	X(shutdown_drains, 60)                                                \
+	X(shutdown_races_submit, 120)                                         \
+	X(shutdown_concurrent, 60)                                            \
+	X(create_destroy_1000, 120)                                           \
+	X(ping_pong_park, 60)                                                 \
+	X(burst_after_idle, 60)                                               \
+	X(spawn_fail_kth, 60)                                                 \
+	X(spawn_fail_all, 30)                                                 \
+	X(spawn_fail_intermittent, 120)                                       \
+	X(idle_cpu_after_burst, 30)
+
+#define CONC_DECL(name, timeout) int t_##name(void);
+CONC_CASES(CONC_DECL)
+#undef CONC_DECL
