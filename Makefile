@@ -152,7 +152,7 @@ test-asan: check-deps-test
 	  $(B)/asan/$$t $(CRITERION_OPTS); done
 
 test-tsan: $(B)/tsan/tsan_runner
-	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 CREW_TEST_SCALE=30 $(B)/tsan/tsan_runner
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 CREW_TEST_SCALE=5 $(B)/tsan/tsan_runner
 
 test-chaos: $(B)/chaos/conc_runner
 	CREW_TEST_SCALE=10 $(B)/chaos/conc_runner
