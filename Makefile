@@ -26,7 +26,7 @@ CFLAGS_BASE := -std=c11 $(OPT) $(WARN) $(WERROR) -pthread -Iinclude -Isrc \
 LDLIBS := -pthread
 
 B := build
-SRCS := src/api.c src/cpu.c src/park.c src/pool.c
+SRCS := src/api.c src/cpu.c src/park.c src/pool.c src/wg.c src/for.c src/global.c
 LIBNAME := $(B)/libcrew.so.$(VERSION)
 SONAME := libcrew.so.$(VERSION_MAJOR)
 

@@ -155,6 +155,64 @@ CREW_API int crew_pool_shutdown(crew_pool *pool);
 /* Shuts down (if not yet done) and frees.  CREW_EDEADLK from a worker. */
 CREW_API int crew_pool_destroy(crew_pool *pool);
 
+/*
+ * Wait group: a counter of outstanding work, caller-owned (it may live on
+ * the stack).  Counts belong to the wait group, never to the pool.
+ *
+ *   crew_wg wg; crew_wg_init(&wg);
+ *   crew_wg_add(&wg, n);            before the work is scheduled
+ *   crew_wg_done(&wg);              once per unit of work, from any thread
+ *   crew_wg_wait(&wg);              returns when the count is zero
+ *
+ * crew_wg_wait on a worker thread helps: it runs pool tasks (its own newest
+ * work first, then its queues, then steals) until the count reaches zero.
+ * On any other thread it sleeps on a futex without spinning.  Everything
+ * before each crew_wg_done happens-before crew_wg_wait returns.  The final
+ * crew_wg_done is its last access to the wait group, so the waiter may free
+ * it as soon as crew_wg_wait returns.  At most 2^31 - 1 outstanding.
+ */
+typedef struct crew_wg {
+	uint32_t private_state; /* private: accessed atomically */
+	uint32_t private_reserved;
+} crew_wg;
+
+#define CREW_WG_INIT { 0, 0 }
+
+CREW_API int crew_wg_init(crew_wg *wg);
+/* CREW_EINVAL for NULL or a count that would pass 2^31 - 1. */
+CREW_API int crew_wg_add(crew_wg *wg, size_t n);
+/* CREW_EINVAL for NULL or when the count is already zero. */
+CREW_API int crew_wg_done(crew_wg *wg);
+CREW_API int crew_wg_wait(crew_wg *wg);
+
+/*
+ * Parallel for: calls fn(ctx, lo, hi) on disjoint subranges that cover
+ * [begin, end) exactly once, and returns when all have run.  grain is the
+ * smallest range worth a call (0: automatic).  The calling thread takes
+ * part.  Ranges are split lazily, only when another worker can take the
+ * other half, with descriptors on the callers' stacks: no heap allocation.
+ * Callable from any thread and from inside a task of the same pool (nested);
+ * on a pool that has no worker it completes on the caller.  pool NULL means
+ * crew_global().  Returns 0, or CREW_EINVAL (NULL fn, begin > end).
+ */
+CREW_API int crew_for(crew_pool *pool, size_t begin, size_t end, size_t grain,
+    void (*fn)(void *ctx, size_t lo, size_t hi), void *ctx);
+/* crew_for over an array: fn(ctx, &items[i * item_size], i) for each i. */
+CREW_API int crew_each(crew_pool *pool, void *items, size_t count,
+    size_t item_size, void (*fn)(void *ctx, void *item, size_t index),
+    void *ctx);
+
+/*
+ * The process-wide pool, created on first use (safe under racing first
+ * calls) with max_threads from the environment variable CREW_THREADS.
+ * NULL if it cannot be created.  A NULL pool argument to crew_submit,
+ * crew_schedule, crew_for and crew_each means this pool.
+ * crew_global_shutdown() destroys it (a later crew_global() makes a new
+ * one); it must not race other uses of the global pool.
+ */
+CREW_API crew_pool *crew_global(void);
+CREW_API int crew_global_shutdown(void);
+
 /* Counters summed over the workers; each is read without stopping them. */
 typedef struct crew_stats {
 	uint64_t threads_spawned;   /* worker threads ever started */

@@ -145,9 +145,12 @@ struct crew__worker {
 	alignas(CREW__CACHELINE) _Atomic uint32_t tail; /* S: stored by owner only */
 	alignas(CREW__CACHELINE) _Atomic(crew_task *) slot[CREW_RING_CAP]; /* S: written by owner */
 	alignas(CREW__CACHELINE) struct crew__queue ovf; /* S: overflow queue */
+	alignas(CREW__CACHELINE) _Atomic(crew_task *) lifo; /* S: owner swaps in, thieves swap out */
 	alignas(CREW__CACHELINE) struct crew_pool *pool; /* I */
 	unsigned index;             /* I */
 	unsigned victim;            /* O: next steal victim */
+	unsigned lifo_runs;         /* O: consecutive tasks taken from lifo */
+	unsigned tick;              /* O: local pops, for the fairness check */
 	pthread_t thread;           /* L: valid once started */
 	struct crew__stats stats;   /* O writes, anyone reads */
 };
@@ -176,6 +179,17 @@ struct crew_pool {
 extern _Thread_local struct crew__worker *crew__tls_worker;
 
 unsigned crew__default_threads(void);
+/* Runs one task of w's pool if one can be found; false if none. */
+bool crew__help_one(struct crew__worker *w);
+/* Whether some worker of p is parked (a hint: relaxed). */
+bool crew__pool_has_idle(struct crew_pool *p);
+unsigned crew__pool_max_threads(struct crew_pool *p);
+
+/* The owner runs at most this many tasks in a row from its LIFO slot
+ * before it takes one from its ring, so the ring cannot starve. */
+#define CREW__LIFO_MAX_RUNS 16u
+/* A worker looks at the global queue first every this many pops (Go). */
+#define CREW__FAIR_TICK 61u
 int crew__debug_dump(crew_pool *p, char *buf, size_t size);
 void crew__worker_init(struct crew__worker *w, struct crew_pool *pool,
     unsigned index);

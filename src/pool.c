@@ -64,6 +64,7 @@ crew__worker_init(struct crew__worker *w, struct crew_pool *pool,
 	memset(w, 0, sizeof(*w));
 	crew__ring_init(w);
 	crew__queue_init(&w->ovf);
+	atomic_init(&w->lifo, NULL);
 	w->pool = pool;
 	w->index = index;
 	w->victim = index + 1;
@@ -250,7 +251,39 @@ worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking)
 	}
 }
 
-/* Own ring, own overflow queue, global queue, then the other workers. */
+/* Takes one task from q without refilling the ring (fairness check). */
+static crew_task *
+queue_take_one(struct crew__queue *q, bool *more)
+{
+	crew_task *chain, *t;
+
+	if (crew__queue_trylock(q, &chain) != CREW__Q_OK)
+		return NULL;
+	t = crew__queue_pop_locked(q, &chain);
+	crew__queue_unlock(q, chain);
+	*more = chain != NULL || crew__queue_maybe_nonempty(q);
+	return t;
+}
+
+/* Owner: takes the task in its own LIFO slot. */
+static inline crew_task *
+lifo_take(struct crew__worker *w)
+{
+	/* relaxed: a cheap probe before the swap */
+	if (atomic_load_explicit(&w->lifo, memory_order_relaxed) == NULL)
+		return NULL;
+	/* acquire: pairs with the release half of the swap that put the
+	 * task in (ours, or nothing if a thief emptied it) */
+	return atomic_exchange_explicit(&w->lifo, NULL, memory_order_acquire);
+}
+
+/*
+ * Where a worker looks for work, in order: the global queue once every
+ * CREW__FAIR_TICK pops (so outside submissions cannot starve behind
+ * workers that feed themselves), its LIFO slot (unless it ran
+ * CREW__LIFO_MAX_RUNS slot tasks in a row), its ring, its overflow queue,
+ * the global queue, then every other worker: overflow queue, ring, slot.
+ */
 static crew_task *
 find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed)
 {
@@ -259,8 +292,17 @@ find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed)
 	uint32_t got, n;
 
 	*pushed = false;
-	if ((t = crew__ring_pop(w)) != NULL)
+	if (CREW__UNLIKELY(++w->tick % CREW__FAIR_TICK == 0) &&
+	    (t = queue_take_one(&p->global, pushed)) != NULL)
+		goto other;
+	if (w->lifo_runs < CREW__LIFO_MAX_RUNS && (t = lifo_take(w)) != NULL) {
+		w->lifo_runs++;
 		return t;
+	}
+	if ((t = crew__ring_pop(w)) != NULL)
+		goto other;
+	if ((t = lifo_take(w)) != NULL) /* skipped above: the ring is empty */
+		goto other;
 	if ((t = crew__ring_refill(w, &w->ovf, &got)) != NULL)
 		goto refilled;
 	if ((t = crew__ring_refill(w, &p->global, &got)) != NULL)
@@ -283,13 +325,54 @@ find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed)
 		if ((t = crew__ring_steal(w, v, &got)) != NULL) {
 			CREW__STAT_ADD(w, tasks_stolen, got);
 			*pushed = got > 1;
-			return t;
+			goto other;
+		}
+		/* relaxed probe, then acq_rel swap: pairs with the owner's
+		 * swap that published the task */
+		if (atomic_load_explicit(&v->lifo, memory_order_relaxed) != NULL &&
+		    (t = atomic_exchange_explicit(&v->lifo, NULL,
+		    memory_order_acq_rel)) != NULL) {
+			CREW__STAT_ADD(w, tasks_stolen, 1);
+			goto other;
 		}
 	}
 	return NULL;
 refilled:
 	*pushed = got > 1;
+other:
+	w->lifo_runs = 0;
 	return t;
+}
+
+bool
+crew__help_one(struct crew__worker *w)
+{
+	bool pushed;
+	crew_task *t = find_work(w->pool, w, &pushed);
+
+	if (t == NULL)
+		return false;
+	if (pushed)
+		notify(w->pool, false);
+	t->fn(t);
+	CREW__STAT_ADD(w, tasks_run, 1);
+	return true;
+}
+
+bool
+crew__pool_has_idle(struct crew_pool *p)
+{
+	/* relaxed: a splitting hint, never a correctness decision */
+	uint32_t s = atomic_load_explicit(&p->sync, memory_order_relaxed);
+
+	return crew__sync_idle(s) > 0 ||
+	    crew__sync_spawned(s) < p->max_threads;
+}
+
+unsigned
+crew__pool_max_threads(struct crew_pool *p)
+{
+	return p->max_threads;
 }
 
 static void
@@ -343,11 +426,22 @@ push_local(struct crew__worker *w, crew_task *head, crew_task *tail,
     size_t len)
 {
 	CREW__STAT_ADD(w, local_pushes, len);
+	if (len == 1) {
+		/* acq_rel: release publishes the task to a thief's swap; acquire
+		 * takes ownership of the task we displace */
+		head = atomic_exchange_explicit(&w->lifo, head,
+		    memory_order_acq_rel);
+		if (head == NULL)
+			goto out;
+		head->next = NULL;
+		tail = head;
+	}
 	if (crew__ring_push(w, &head, &tail, &len)) {
 		CREW__STAT_ADD(w, overflow_migrations, 1);
 		CREW__CHAOS();
 		(void)crew__queue_push(&w->ovf, head, tail); /* never closed */
 	}
+out:
 	notify(w->pool, false);
 }
 
@@ -385,8 +479,8 @@ schedule(struct crew_pool *p, crew_task *head, crew_task *tail, size_t len)
 CREW_API int
 crew_schedule(crew_pool *p, crew_batch b)
 {
-	if (p == NULL)
-		return CREW_EINVAL;
+	if (p == NULL && (p = crew_global()) == NULL)
+		return CREW_EAGAIN;
 	if (b.len == 0)
 		return b.head == NULL && b.tail == NULL ? 0 : CREW_EINVAL;
 	if (b.head == NULL || b.tail == NULL || b.tail->next != NULL ||
@@ -399,8 +493,10 @@ crew_schedule(crew_pool *p, crew_batch b)
 CREW_API int
 crew_submit(crew_pool *p, crew_task *t)
 {
-	if (p == NULL || t == NULL || t->fn == NULL)
+	if (t == NULL || t->fn == NULL)
 		return CREW_EINVAL;
+	if (p == NULL && (p = crew_global()) == NULL)
+		return CREW_EAGAIN;
 	t->next = NULL;
 	return schedule(p, t, t, 1);
 }
@@ -464,7 +560,9 @@ queues_empty(struct crew_pool *p)
 	for (uint32_t i = 0; i < n; i++) {
 		struct crew__worker *w = p->workers[i];
 
-		if (crew__ring_size(w) != 0 || crew__queue_maybe_nonempty(&w->ovf))
+		if (crew__ring_size(w) != 0 || crew__queue_maybe_nonempty(&w->ovf) ||
+		    /* relaxed: all workers are idle; a hint re-checked below */
+		    atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL)
 			return false;
 	}
 	return true;
@@ -599,9 +697,16 @@ crew_worker_index(const crew_pool *p)
 int
 crew__debug_dump(crew_pool *p, char *buf, size_t size)
 {
-	/* relaxed loads throughout: a best-effort snapshot for diagnostics */
+	/* relaxed: a best-effort snapshot for diagnostics */
 	uint32_t s = atomic_load_explicit(&p->sync, memory_order_relaxed);
+	/* acquire: pairs with spawn_locked's release */
 	uint32_t n = atomic_load_explicit(&p->nworkers, memory_order_acquire);
+	/* relaxed: diagnostics */
+	uint32_t ev = atomic_load_explicit(&p->idle_event.state,
+	    memory_order_relaxed);
+	/* relaxed: diagnostics */
+	uintptr_t gw = atomic_load_explicit(&p->global.word,
+	    memory_order_relaxed);
 	size_t off = 0;
 	int k;
 
@@ -609,23 +714,24 @@ crew__debug_dump(crew_pool *p, char *buf, size_t size)
 	    "sync=%#x idle=%u spawned=%u closing=%d notified=%d state=%u "
 	    "event=%u global=%#lx nworkers=%u\n", s, crew__sync_idle(s),
 	    crew__sync_spawned(s), !!(s & CREW__SYNC_CLOSING),
-	    !!(s & CREW__SYNC_NOTIFIED), crew__sync_state(s),
-	    atomic_load_explicit(&p->idle_event.state, memory_order_relaxed),
-	    (unsigned long)atomic_load_explicit(&p->global.word,
-		memory_order_relaxed), n);
+	    !!(s & CREW__SYNC_NOTIFIED), crew__sync_state(s), ev,
+	    (unsigned long)gw, n);
 	for (uint32_t i = 0; k > 0 && (off += (size_t)k) < size && i < n; i++) {
 		struct crew__worker *w = p->workers[i];
+		/* relaxed (all five): diagnostics */
+		uint32_t h = atomic_load_explicit(&w->head, memory_order_relaxed);
+		uint32_t t = atomic_load_explicit(&w->tail, memory_order_relaxed);
+		uintptr_t ow = atomic_load_explicit(&w->ovf.word,
+		    memory_order_relaxed);
+		void *lifo = atomic_load_explicit(&w->lifo,
+		    memory_order_relaxed); /* relaxed: diagnostics */
+		/* relaxed: diagnostics */
+		uint64_t run = atomic_load_explicit(&w->stats.tasks_run,
+		    memory_order_relaxed);
 
 		k = snprintf(buf + off, size - off,
-		    "  worker %u: head=%u tail=%u ovf=%#lx run=%lu parks=%lu\n",
-		    i, atomic_load_explicit(&w->head, memory_order_relaxed),
-		    atomic_load_explicit(&w->tail, memory_order_relaxed),
-		    (unsigned long)atomic_load_explicit(&w->ovf.word,
-			memory_order_relaxed),
-		    (unsigned long)atomic_load_explicit(&w->stats.tasks_run,
-			memory_order_relaxed),
-		    (unsigned long)atomic_load_explicit(&w->stats.parks,
-			memory_order_relaxed));
+		    "  worker %u: head=%u tail=%u ovf=%#lx lifo=%p run=%lu\n",
+		    i, h, t, (unsigned long)ow, lifo, (unsigned long)run);
 	}
 	return (int)off;
 }

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Parallel for with lazy binary splitting (Tzannes et al., PPoPP 2010; the
+ * adaptive idea behind rayon's join): a thread owning [lo, hi) runs it in
+ * grain-sized pieces, and before each piece, if somebody could take work
+ * now, it splits off the upper half as a task.  On a worker "somebody"
+ * means its own slot and ring are empty (thieves took what it offered) and
+ * another thread exists or may start; on an outside thread it means a
+ * worker is idle or may be spawned.  So a balanced loop splits about
+ * log2(threads) times per thread, and an uneven one keeps splitting where
+ * the work is.
+ *
+ * Split descriptors live in the splitting frame (at most 64: each split
+ * halves the range), counted by a wait group in the same frame, which the
+ * frame waits for (helping) before it returns.  Nothing is allocated.
+ */
+#include "internal.h"
+#include "ring.h"
+
+#include <string.h>
+
+struct for_ctx {
+	crew_pool *pool;
+	void (*fn)(void *ctx, size_t lo, size_t hi);
+	void *ctx;
+	size_t grain;
+};
+
+struct for_split {
+	crew_task task;
+	struct for_ctx *fc;
+	size_t lo, hi;
+	crew_wg *wg;
+};
+
+static void for_range(struct for_ctx *fc, size_t lo, size_t hi);
+
+static void
+for_split_run(crew_task *t)
+{
+	struct for_split *s = crew_container_of(t, struct for_split, task);
+	crew_wg *wg = s->wg;
+
+	for_range(s->fc, s->lo, s->hi);
+	crew_wg_done(wg); /* last access to *s and *wg */
+}
+
+/* Whether a split now would likely be taken by another thread. */
+static bool
+want_split(struct crew_pool *p)
+{
+	struct crew__worker *w = crew__tls_worker;
+
+	if (w != NULL && w->pool == p)
+		/* relaxed: hints; the owner is the only one adding work */
+		return atomic_load_explicit(&w->lifo, memory_order_relaxed) ==
+		    NULL && crew__ring_size(w) == 0 &&
+		    crew__pool_max_threads(p) > 1;
+	return crew__pool_has_idle(p);
+}
+
+static void
+for_range(struct for_ctx *fc, size_t lo, size_t hi)
+{
+	struct for_split split[64];
+	crew_wg wg;
+	unsigned nsplit = 0;
+	size_t step, mid;
+
+	crew_wg_init(&wg);
+	while (lo < hi) {
+		if (hi - lo > fc->grain && nsplit < 64 && want_split(fc->pool)) {
+			struct for_split *s = &split[nsplit];
+
+			mid = lo + (hi - lo) / 2;
+			s->task.fn = for_split_run;
+			s->fc = fc;
+			s->lo = mid;
+			s->hi = hi;
+			s->wg = &wg;
+			crew_wg_add(&wg, 1);
+			if (crew_submit(fc->pool, &s->task) == 0) {
+				nsplit++;
+				hi = mid;
+				continue;
+			}
+			/* Refused (no worker, or shutting down): go serial. */
+			crew_wg_done(&wg);
+			fc->fn(fc->ctx, lo, hi);
+			break;
+		}
+		step = hi - lo < fc->grain ? hi - lo : fc->grain;
+		fc->fn(fc->ctx, lo, lo + step);
+		lo += step;
+	}
+	crew_wg_wait(&wg);
+}
+
+static size_t
+auto_grain(crew_pool *p, size_t n)
+{
+	size_t pieces = (size_t)crew__pool_max_threads(p) * 64;
+	size_t g = n / pieces;
+
+	return g ? g : 1;
+}
+
+CREW_API int
+crew_for(crew_pool *pool, size_t begin, size_t end, size_t grain,
+    void (*fn)(void *ctx, size_t lo, size_t hi), void *ctx)
+{
+	struct for_ctx fc;
+
+	if (fn == NULL || begin > end)
+		return CREW_EINVAL;
+	if (begin == end)
+		return 0;
+	if (pool == NULL && (pool = crew_global()) == NULL) {
+		fn(ctx, begin, end); /* no pool at all: the caller does it */
+		return 0;
+	}
+	fc.pool = pool;
+	fc.fn = fn;
+	fc.ctx = ctx;
+	fc.grain = grain ? grain : auto_grain(pool, end - begin);
+	for_range(&fc, begin, end);
+	return 0;
+}
+
+struct each_ctx {
+	char *items;
+	size_t size;
+	void (*fn)(void *ctx, void *item, size_t index);
+	void *ctx;
+};
+
+static void
+each_range(void *arg, size_t lo, size_t hi)
+{
+	struct each_ctx *e = arg;
+
+	for (size_t i = lo; i < hi; i++)
+		e->fn(e->ctx, e->items + i * e->size, i);
+}
+
+CREW_API int
+crew_each(crew_pool *pool, void *items, size_t count, size_t item_size,
+    void (*fn)(void *ctx, void *item, size_t index), void *ctx)
+{
+	struct each_ctx e = { items, item_size, fn, ctx };
+
+	if (fn == NULL || (items == NULL && count > 0) ||
+	    (item_size != 0 && count > SIZE_MAX / item_size))
+		return CREW_EINVAL;
+	return crew_for(pool, 0, count, 0, each_range, &e);
+}

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Wait groups.  One 32-bit word: bits 0..30 count, bit 31 WAITERS (someone
+ * sleeps on the futex).  The word is also the futex, so the final done is a
+ * single RMW that drops the count to zero and clears WAITERS at once, then
+ * wakes by address only: FUTEX_WAKE on a private futex never touches the
+ * memory, so the waiter may already have freed the group (bun #34458,
+ * zig #7462).
+ *
+ * A worker that waits helps instead of sleeping: it runs its pool's tasks
+ * (its LIFO slot first, then its queues, then steals) until the count is
+ * zero.  When there is nothing to help with it sleeps on the futex for a
+ * short, growing time and looks again, because the work it waits for may
+ * appear in a queue that nobody will wake it for.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WG_WAITERS 0x80000000u
+#define WG_COUNT 0x7fffffffu
+
+_Static_assert(sizeof(_Atomic uint32_t) == sizeof(uint32_t) &&
+    _Alignof(_Atomic uint32_t) == _Alignof(uint32_t),
+    "crew_wg stores an atomic word in a uint32_t");
+
+static inline _Atomic uint32_t *
+wg_word(crew_wg *wg)
+{
+	return (_Atomic uint32_t *)(void *)&wg->private_state;
+}
+
+CREW_API int
+crew_wg_init(crew_wg *wg)
+{
+	if (wg == NULL)
+		return CREW_EINVAL;
+	atomic_init(wg_word(wg), 0);
+	wg->private_reserved = 0;
+	return 0;
+}
+
+CREW_API int
+crew_wg_add(crew_wg *wg, size_t n)
+{
+	_Atomic uint32_t *w;
+	uint32_t s;
+
+	if (wg == NULL || n > WG_COUNT)
+		return CREW_EINVAL;
+	w = wg_word(wg);
+	/* relaxed: a starting guess for the CAS */
+	s = atomic_load_explicit(w, memory_order_relaxed);
+	do {
+		if ((s & WG_COUNT) + n > WG_COUNT)
+			return CREW_EINVAL;
+	/* relaxed: the add publishes nothing; the work it counts is handed
+	 * over by the schedule that follows, which releases */
+	} while (!atomic_compare_exchange_weak_explicit(w, &s, s + (uint32_t)n,
+	    memory_order_relaxed, memory_order_relaxed));
+	return 0;
+}
+
+CREW_API int
+crew_wg_done(crew_wg *wg)
+{
+	_Atomic uint32_t *w;
+	uint32_t s, n;
+
+	if (wg == NULL)
+		return CREW_EINVAL;
+	w = wg_word(wg);
+	/* relaxed: a starting guess for the CAS */
+	s = atomic_load_explicit(w, memory_order_relaxed);
+	do {
+		if ((s & WG_COUNT) == 0)
+			return CREW_EINVAL;
+		/* The last done clears WAITERS in the same RMW. */
+		n = (s & WG_COUNT) == 1 ? 0 : s - 1;
+	/* release: our work happens-before the waiter's acquire load that
+	 * sees the count drop; this is our last access to *wg */
+	} while (!atomic_compare_exchange_weak_explicit(w, &s, n,
+	    memory_order_release, memory_order_relaxed));
+	if (n == 0 && (s & WG_WAITERS))
+		syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, INT_MAX,
+		    NULL, NULL, 0);
+	return 0;
+}
+
+/* Sleeps while the word is s (with WAITERS set first), at most ns if > 0. */
+static void
+wg_sleep(_Atomic uint32_t *w, uint32_t s, long ns)
+{
+	struct timespec ts = { 0, ns };
+
+	if (!(s & WG_WAITERS)) {
+		/* relaxed: the futex syscall re-reads the word; a failed CAS
+		 * just means the count moved, so we look again */
+		if (!atomic_compare_exchange_strong_explicit(w, &s,
+		    s | WG_WAITERS, memory_order_relaxed, memory_order_relaxed))
+			return;
+		s |= WG_WAITERS;
+	}
+	syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, s,
+	    ns > 0 ? &ts : NULL, NULL, 0);
+}
+
+CREW_API int
+crew_wg_wait(crew_wg *wg)
+{
+	struct crew__worker *me = crew__tls_worker;
+	_Atomic uint32_t *w;
+	uint32_t s;
+	long nap = 20000;
+	unsigned misses = 0;
+
+	if (wg == NULL)
+		return CREW_EINVAL;
+	w = wg_word(wg);
+	/* acquire: pairs with the release of the last done */
+	while (((s = atomic_load_explicit(w, memory_order_acquire)) &
+	    WG_COUNT) != 0) {
+		if (me == NULL) {
+			wg_sleep(w, s, 0);
+			continue;
+		}
+		if (crew__help_one(me)) {
+			misses = 0;
+			nap = 20000;
+			continue;
+		}
+		/* Nothing to help with: the work is running elsewhere. */
+		if (++misses < 64) {
+			crew__cpu_relax();
+		} else if (misses < 80) {
+			sched_yield();
+		} else {
+			wg_sleep(w, s, nap);
+			if (nap < 2000000)
+				nap *= 2;
+		}
+	}
+	return 0;
+}
