@@ -723,8 +723,9 @@ crew__debug_dump(crew_pool *p, char *buf, size_t size)
 		uint32_t t = atomic_load_explicit(&w->tail, memory_order_relaxed);
 		uintptr_t ow = atomic_load_explicit(&w->ovf.word,
 		    memory_order_relaxed);
+		/* relaxed: diagnostics */
 		void *lifo = atomic_load_explicit(&w->lifo,
-		    memory_order_relaxed); /* relaxed: diagnostics */
+		    memory_order_relaxed);
 		/* relaxed: diagnostics */
 		uint64_t run = atomic_load_explicit(&w->stats.tasks_run,
 		    memory_order_relaxed);
