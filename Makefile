@@ -123,16 +123,16 @@ $(B)/$(1)/t_%.o: tests/%.c | $(B)/$(1)
 	$$(CC) $$(call TEST_CFLAGS,$(1)) -c $$< -o $$@
 $(B)/$(1)/libcrew.a: $(SRCS:src/%.c=$(B)/$(1)/%.o)
 	rm -f $$@; ar rcs $$@ $$^
-$(B)/$(1)/test_%: $(B)/$(1)/t_test_%.o $(B)/$(1)/t_support.o $(B)/$(1)/t_conc.o $(B)/$(1)/libcrew.a
+$(B)/$(1)/test_%: $(B)/$(1)/t_test_%.o $(B)/$(1)/t_support.o $(B)/$(1)/t_conc.o $(B)/$(1)/t_conc_par.o $(B)/$(1)/libcrew.a
 	$$(CC) $$^ -o $$@ $$(call TEST_LDFLAGS,$(1)) -lcriterion $(LDLIBS)
 $(B)/$(1):
 	mkdir -p $$@
 endef
 $(foreach v,$(VARIANTS),$(eval $(call variant_rules,$(v))))
 
-$(B)/tsan/tsan_runner: $(B)/tsan/t_tsan_runner.o $(B)/tsan/t_support.o $(B)/tsan/t_conc.o $(B)/tsan/libcrew.a
+$(B)/tsan/tsan_runner: $(B)/tsan/t_tsan_runner.o $(B)/tsan/t_support.o $(B)/tsan/t_conc.o $(B)/tsan/t_conc_par.o $(B)/tsan/libcrew.a
 	$(CC) $^ -o $@ $(call TEST_LDFLAGS,tsan) $(LDLIBS)
-$(B)/chaos/conc_runner: $(B)/chaos/t_tsan_runner.o $(B)/chaos/t_support.o $(B)/chaos/t_conc.o $(B)/chaos/libcrew.a
+$(B)/chaos/conc_runner: $(B)/chaos/t_tsan_runner.o $(B)/chaos/t_support.o $(B)/chaos/t_conc.o $(B)/chaos/t_conc_par.o $(B)/chaos/libcrew.a
 	$(CC) $^ -o $@ $(call TEST_LDFLAGS,chaos) $(LDLIBS)
 
 CRITERION_OPTS ?= --jobs 2

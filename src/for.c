@@ -15,6 +15,7 @@
  * frame waits for (helping) before it returns.  Nothing is allocated.
  */
 #include "internal.h"
+#include "lifo.h"
 #include "ring.h"
 
 #include <string.h>
@@ -52,9 +53,9 @@ want_split(struct crew_pool *p)
 	struct crew__worker *w = crew__tls_worker;
 
 	if (w != NULL && w->pool == p)
-		/* relaxed: hints; the owner is the only one adding work */
-		return atomic_load_explicit(&w->lifo, memory_order_relaxed) ==
-		    NULL && crew__ring_size(w) == 0 &&
+		/* hints: the owner is the only one adding work */
+		return crew__lifo_size(&w->lifo) == 0 &&
+		    crew__ring_size(w) == 0 &&
 		    crew__pool_max_threads(p) > 1;
 	return crew__pool_has_idle(p);
 }
@@ -67,9 +68,12 @@ for_range(struct for_ctx *fc, size_t lo, size_t hi)
 	unsigned nsplit = 0;
 	size_t step, mid;
 
+	bool serial = false;
+
 	crew_wg_init(&wg);
 	while (lo < hi) {
-		if (hi - lo > fc->grain && nsplit < 64 && want_split(fc->pool)) {
+		if (!serial && hi - lo > fc->grain && nsplit < 64 &&
+		    want_split(fc->pool)) {
 			struct for_split *s = &split[nsplit];
 
 			mid = lo + (hi - lo) / 2;
@@ -86,8 +90,7 @@ for_range(struct for_ctx *fc, size_t lo, size_t hi)
 			}
 			/* Refused (no worker, or shutting down): go serial. */
 			crew_wg_done(&wg);
-			fc->fn(fc->ctx, lo, hi);
-			break;
+			serial = true;
 		}
 		step = hi - lo < fc->grain ? hi - lo : fc->grain;
 		fc->fn(fc->ctx, lo, lo + step);

@@ -99,6 +99,17 @@ struct crew__queue {
 };
 
 /* ------------------------------------------------------------------ */
+/* The owner-LIFO stack in front of the ring (lifo.h).                 */
+
+#define CREW__LIFO_CAP 64u
+
+struct crew__lifo {
+	_Atomic uint32_t lock;          /* S: try-lock bit */
+	_Atomic uint32_t n;             /* lock holder writes; others probe */
+	crew_task *stk[CREW__LIFO_CAP]; /* lock holder; [0] is the oldest */
+};
+
+/* ------------------------------------------------------------------ */
 /* The sync word (sync.h).                                             */
 
 #define CREW__SYNC_IDLE_MASK 0x3fffu
@@ -145,11 +156,12 @@ struct crew__worker {
 	alignas(CREW__CACHELINE) _Atomic uint32_t tail; /* S: stored by owner only */
 	alignas(CREW__CACHELINE) _Atomic(crew_task *) slot[CREW_RING_CAP]; /* S: written by owner */
 	alignas(CREW__CACHELINE) struct crew__queue ovf; /* S: overflow queue */
-	alignas(CREW__CACHELINE) _Atomic(crew_task *) lifo; /* S: owner swaps in, thieves swap out */
+	alignas(CREW__CACHELINE) struct crew__lifo lifo; /* S: owner LIFO stack */
 	alignas(CREW__CACHELINE) struct crew_pool *pool; /* I */
 	unsigned index;             /* I */
 	unsigned victim;            /* O: next steal victim */
 	unsigned lifo_runs;         /* O: consecutive tasks taken from lifo */
+	unsigned helping;           /* O: nesting of crew_wg_wait helping */
 	unsigned tick;              /* O: local pops, for the fairness check */
 	pthread_t thread;           /* L: valid once started */
 	struct crew__stats stats;   /* O writes, anyone reads */
@@ -185,8 +197,9 @@ bool crew__help_one(struct crew__worker *w);
 bool crew__pool_has_idle(struct crew_pool *p);
 unsigned crew__pool_max_threads(struct crew_pool *p);
 
-/* The owner runs at most this many tasks in a row from its LIFO slot
- * before it takes one from its ring, so the ring cannot starve. */
+/* Outside helping waits, the owner runs at most this many tasks in a row
+ * from its LIFO stack before it takes one from its ring, so the ring
+ * cannot starve behind a task that keeps rescheduling itself. */
 #define CREW__LIFO_MAX_RUNS 16u
 /* A worker looks at the global queue first every this many pops (Go). */
 #define CREW__FAIR_TICK 61u

@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 #include "queue.h"
+#include "lifo.h"
 #include "ring.h"
 #include "sync.h"
 
@@ -64,7 +65,8 @@ crew__worker_init(struct crew__worker *w, struct crew_pool *pool,
 	memset(w, 0, sizeof(*w));
 	crew__ring_init(w);
 	crew__queue_init(&w->ovf);
-	atomic_init(&w->lifo, NULL);
+	atomic_init(&w->lifo.lock, 0);
+	atomic_init(&w->lifo.n, 0);
 	w->pool = pool;
 	w->index = index;
 	w->victim = index + 1;
@@ -265,16 +267,57 @@ queue_take_one(struct crew__queue *q, bool *more)
 	return t;
 }
 
-/* Owner: takes the task in its own LIFO slot. */
+/* Owner: pops the newest task of its LIFO stack (NULL if empty/busy). */
 static inline crew_task *
-lifo_take(struct crew__worker *w)
+lifo_pop(struct crew__worker *w)
 {
-	/* relaxed: a cheap probe before the swap */
-	if (atomic_load_explicit(&w->lifo, memory_order_relaxed) == NULL)
+	struct crew__lifo *l = &w->lifo;
+	crew_task *t = NULL;
+	uint32_t n;
+
+	if (crew__lifo_size(l) == 0 || !crew__lifo_trylock(l))
 		return NULL;
-	/* acquire: pairs with the release half of the swap that put the
-	 * task in (ours, or nothing if a thief emptied it) */
-	return atomic_exchange_explicit(&w->lifo, NULL, memory_order_acquire);
+	if ((n = crew__lifo_size(l)) > 0) {
+		t = l->stk[n - 1];
+		crew__lifo_set_size(l, n - 1);
+	}
+	crew__lifo_unlock(l);
+	return t;
+}
+
+/*
+ * Thief: takes the oldest half of victim's LIFO stack; runs the newest of
+ * those and keeps the rest in w's (empty) ring.  *got is the count.
+ */
+static crew_task *
+lifo_steal(struct crew__worker *w, struct crew__worker *v, uint32_t *got)
+{
+	struct crew__lifo *l = &v->lifo;
+	crew_task *first, *last, *t, *prev = NULL;
+	size_t len;
+	uint32_t n, k;
+
+	if (crew__lifo_size(l) == 0 || !crew__lifo_trylock(l))
+		return NULL;
+	n = crew__lifo_size(l);
+	if (n == 0) {
+		crew__lifo_unlock(l);
+		return NULL;
+	}
+	k = n - n / 2;
+	first = crew__lifo_take_oldest(l, k, &last);
+	crew__lifo_unlock(l);
+	*got = k;
+	if (k == 1)
+		return first;
+	/* Run the newest stolen one; the older ones go to our ring. */
+	for (t = first; t != last; t = t->next)
+		prev = t;
+	prev->next = NULL;
+	len = k - 1;
+	if (crew__ring_push(w, &first, &prev, &len))
+		(void)crew__queue_push(&w->ovf, first, prev);
+	return last;
 }
 
 /*
@@ -295,13 +338,14 @@ find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed)
 	if (CREW__UNLIKELY(++w->tick % CREW__FAIR_TICK == 0) &&
 	    (t = queue_take_one(&p->global, pushed)) != NULL)
 		goto other;
-	if (w->lifo_runs < CREW__LIFO_MAX_RUNS && (t = lifo_take(w)) != NULL) {
+	if ((w->helping || w->lifo_runs < CREW__LIFO_MAX_RUNS) &&
+	    (t = lifo_pop(w)) != NULL) {
 		w->lifo_runs++;
 		return t;
 	}
 	if ((t = crew__ring_pop(w)) != NULL)
 		goto other;
-	if ((t = lifo_take(w)) != NULL) /* skipped above: the ring is empty */
+	if ((t = lifo_pop(w)) != NULL) /* skipped above: the ring is empty */
 		goto other;
 	if ((t = crew__ring_refill(w, &w->ovf, &got)) != NULL)
 		goto refilled;
@@ -327,12 +371,9 @@ find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed)
 			*pushed = got > 1;
 			goto other;
 		}
-		/* relaxed probe, then acq_rel swap: pairs with the owner's
-		 * swap that published the task */
-		if (atomic_load_explicit(&v->lifo, memory_order_relaxed) != NULL &&
-		    (t = atomic_exchange_explicit(&v->lifo, NULL,
-		    memory_order_acq_rel)) != NULL) {
-			CREW__STAT_ADD(w, tasks_stolen, 1);
+		if ((t = lifo_steal(w, v, &got)) != NULL) {
+			CREW__STAT_ADD(w, tasks_stolen, got);
+			*pushed = got > 1;
 			goto other;
 		}
 	}
@@ -348,8 +389,11 @@ bool
 crew__help_one(struct crew__worker *w)
 {
 	bool pushed;
-	crew_task *t = find_work(w->pool, w, &pushed);
+	crew_task *t;
 
+	w->helping++;
+	t = find_work(w->pool, w, &pushed);
+	w->helping--;
 	if (t == NULL)
 		return false;
 	if (pushed)
@@ -421,21 +465,43 @@ worker_main(void *arg)
 /* ------------------------------------------------------------------ */
 /* Scheduling.                                                         */
 
+/*
+ * Owner: puts t on top of its LIFO stack.  When the stack is full, its
+ * oldest half comes back in *head..*tail (*len) for the ring.  Returns
+ * true when nothing is left for the ring; false (t untouched) when the
+ * stack is busy with a thief.
+ */
+static inline bool
+lifo_push(struct crew__worker *w, crew_task **head, crew_task **tail,
+    size_t *len)
+{
+	struct crew__lifo *l = &w->lifo;
+	crew_task *t = *head;
+	uint32_t n;
+	bool done = true;
+
+	if (!crew__lifo_trylock(l))
+		return false;
+	n = crew__lifo_size(l);
+	if (n == CREW__LIFO_CAP) {
+		*head = crew__lifo_take_oldest(l, CREW__LIFO_CAP / 2, tail);
+		*len = CREW__LIFO_CAP / 2;
+		n -= CREW__LIFO_CAP / 2;
+		done = false;
+	}
+	l->stk[n] = t;
+	crew__lifo_set_size(l, n + 1);
+	crew__lifo_unlock(l);
+	return done;
+}
+
 static void
 push_local(struct crew__worker *w, crew_task *head, crew_task *tail,
     size_t len)
 {
 	CREW__STAT_ADD(w, local_pushes, len);
-	if (len == 1) {
-		/* acq_rel: release publishes the task to a thief's swap; acquire
-		 * takes ownership of the task we displace */
-		head = atomic_exchange_explicit(&w->lifo, head,
-		    memory_order_acq_rel);
-		if (head == NULL)
-			goto out;
-		head->next = NULL;
-		tail = head;
-	}
+	if (len == 1 && lifo_push(w, &head, &tail, &len))
+		goto out;
 	if (crew__ring_push(w, &head, &tail, &len)) {
 		CREW__STAT_ADD(w, overflow_migrations, 1);
 		CREW__CHAOS();
@@ -561,8 +627,7 @@ queues_empty(struct crew_pool *p)
 		struct crew__worker *w = p->workers[i];
 
 		if (crew__ring_size(w) != 0 || crew__queue_maybe_nonempty(&w->ovf) ||
-		    /* relaxed: all workers are idle; a hint re-checked below */
-		    atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL)
+		    crew__lifo_size(&w->lifo) != 0)
 			return false;
 	}
 	return true;
@@ -723,15 +788,13 @@ crew__debug_dump(crew_pool *p, char *buf, size_t size)
 		uint32_t t = atomic_load_explicit(&w->tail, memory_order_relaxed);
 		uintptr_t ow = atomic_load_explicit(&w->ovf.word,
 		    memory_order_relaxed);
-		/* relaxed: diagnostics */
-		void *lifo = atomic_load_explicit(&w->lifo,
-		    memory_order_relaxed);
+		unsigned lifo = crew__lifo_size(&w->lifo);
 		/* relaxed: diagnostics */
 		uint64_t run = atomic_load_explicit(&w->stats.tasks_run,
 		    memory_order_relaxed);
 
 		k = snprintf(buf + off, size - off,
-		    "  worker %u: head=%u tail=%u ovf=%#lx lifo=%p run=%lu\n",
+		    "  worker %u: head=%u tail=%u ovf=%#lx lifo=%u run=%lu\n",
 		    i, h, t, (unsigned long)ow, lifo, (unsigned long)run);
 	}
 	return (int)off;

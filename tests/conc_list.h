@@ -18,7 +18,26 @@
 	X(spawn_fail_kth, 60)                                                 \
 	X(spawn_fail_all, 30)                                                 \
 	X(spawn_fail_intermittent, 120)                                       \
-	X(idle_cpu_after_burst, 30)
+	X(idle_cpu_after_burst, 30)                                           \
+	X(for_sizes, 120)                                                     \
+	X(for_uneven, 60)                                                     \
+	X(for_nested3, 60)                                                    \
+	X(for_outside4, 60)                                                   \
+	X(for_no_worker, 30)                                                  \
+	X(each_items, 30)                                                     \
+	X(fib25_w1, 60)                                                       \
+	X(fib25_w2, 60)                                                       \
+	X(fib25_w4, 60)                                                       \
+	X(fib25_w32, 60)                                                      \
+	X(wg_tree20_w1, 120)                                                  \
+	X(wg_tree20_w2, 120)                                                  \
+	X(wg_tree20_w4, 120)                                                  \
+	X(wg_tree20_w32, 120)                                                 \
+	X(wg_outside_and_worker, 60)                                          \
+	X(wg_free_after_wait, 60)                                             \
+	X(wg_errors, 10)                                                      \
+	X(global_race16, 30)                                                  \
+	X(fairness_outside, 60)
 
 #define CONC_DECL(name, timeout) int t_##name(void);
 CONC_CASES(CONC_DECL)

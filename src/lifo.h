@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The LIFO slot, generalised to a short stack (CREW__LIFO_CAP tasks).
+ *
+ * A task that a worker schedules goes on top of its own stack and runs
+ * next; when the stack is full its oldest half moves to the ring.  A one-
+ * task slot (Go's runnext, Tokio's lifo_slot) is not enough for helping
+ * joins: a fork-join parent's child is displaced into the FIFO ring by the
+ * next fork, and a waiting parent then pops the ring's *oldest* task, runs
+ * that whole subtree nested inside its wait, and the stack grows with the
+ * number of tasks (a depth-14 tree nested 7,000 frames deep).  With a stack
+ * the owner finds its newest work first and nesting stays at tree depth.
+ *
+ * Thieves may take the oldest half, so nothing pushed here is ever
+ * stranded behind a busy or blocked owner.  Every access is under a
+ * try-lock bit: the owner never waits for it (on contention it pushes to
+ * the ring or pops from the ring instead), and thieves just move on.  `n`
+ * is atomic only so that others may probe it without the lock.
+ */
+#ifndef CREW_LIFO_H
+#define CREW_LIFO_H
+
+#include "internal.h"
+
+static inline bool
+crew__lifo_trylock(struct crew__lifo *l)
+{
+	/* acquire: pairs with the release in unlock; the stack is ours */
+	return atomic_exchange_explicit(&l->lock, 1, memory_order_acquire) == 0;
+}
+
+static inline void
+crew__lifo_unlock(struct crew__lifo *l)
+{
+	/* release: publishes the stack to the next holder */
+	atomic_store_explicit(&l->lock, 0, memory_order_release);
+}
+
+/* Racy size probe (relaxed): a hint, re-checked under the lock. */
+static inline uint32_t
+crew__lifo_size(struct crew__lifo *l)
+{
+	/* relaxed: hint only */
+	return atomic_load_explicit(&l->n, memory_order_relaxed);
+}
+
+static inline void
+crew__lifo_set_size(struct crew__lifo *l, uint32_t n)
+{
+	/* relaxed: written under the lock; the lock orders it */
+	atomic_store_explicit(&l->n, n, memory_order_relaxed);
+}
+
+/*
+ * Lock holder: removes the oldest k tasks, linked oldest first, and
+ * returns the first; *last is the newest of them.
+ */
+static inline crew_task *
+crew__lifo_take_oldest(struct crew__lifo *l, uint32_t k, crew_task **last)
+{
+	uint32_t n = crew__lifo_size(l);
+	crew_task *first = l->stk[0];
+
+	for (uint32_t i = 0; i + 1 < k; i++)
+		l->stk[i]->next = l->stk[i + 1];
+	l->stk[k - 1]->next = NULL;
+	*last = l->stk[k - 1];
+	for (uint32_t i = k; i < n; i++)
+		l->stk[i - k] = l->stk[i];
+	crew__lifo_set_size(l, n - k);
+	return first;
+}
+
+#endif /* CREW_LIFO_H */

@@ -1,0 +1,676 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Concurrency cases for structured parallelism: wait groups, fork-join,
+ * crew_for / crew_each, the global pool and global-queue fairness.
+ */
+#define _GNU_SOURCE
+#include "support.h"
+#include "conc_list.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static crew_pool *
+pool_of(unsigned threads)
+{
+	crew_config cfg;
+	crew_pool *p = NULL;
+
+	crew_config_init(&cfg);
+	cfg.max_threads = threads;
+	if (crew_pool_create(&p, &cfg) != 0)
+		return NULL;
+	t_watch_pool(p);
+	return p;
+}
+
+/* ------------------------------------------------------------------ */
+/* crew_for covers every index exactly once.                           */
+
+struct cover {
+	atomic_uchar *hit;
+	size_t begin;
+	atomic_size_t calls;
+	atomic_size_t bad;
+	size_t grain;
+};
+
+static void
+cover_fn(void *ctx, size_t lo, size_t hi)
+{
+	struct cover *c = ctx;
+
+	if (lo >= hi || (c->grain && hi - lo > c->grain))
+		atomic_fetch_add(&c->bad, 1);
+	atomic_fetch_add(&c->calls, 1);
+	for (size_t i = lo; i < hi; i++)
+		atomic_fetch_add_explicit(&c->hit[i - c->begin], 1,
+		    memory_order_relaxed);
+}
+
+static int
+check_cover(crew_pool *p, size_t begin, size_t n, size_t grain)
+{
+	struct cover c = { calloc(n ? n : 1, 1), begin, 0, 0, grain };
+
+	T_CHECK(c.hit, "oom");
+	T_CHECK(crew_for(p, begin, begin + n, grain, cover_fn, &c) == 0, "for");
+	T_CHECK(atomic_load(&c.bad) == 0, "n=%zu: a call got an empty or "
+	    "oversized range", n);
+	for (size_t i = 0; i < n; i++)
+		T_CHECK(c.hit[i] == 1, "n=%zu grain=%zu: index %zu covered %u "
+		    "times", n, grain, begin + i, c.hit[i]);
+	T_CHECK(n > 0 || atomic_load(&c.calls) == 0, "empty range called fn");
+	free((void *)c.hit);
+	return 0;
+}
+
+int
+t_for_sizes(void)
+{
+	const size_t g = 100;
+	size_t sizes[] = { 0, 1, 2, g - 1, g, g + 1, t_scaled(10000000) };
+	crew_pool *p = pool_of(4);
+
+	T_CHECK(p, "create");
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		T_CHECK(check_cover(p, 7, sizes[k], g) == 0, "grain %zu", g);
+		T_CHECK(check_cover(p, 0, sizes[k], 0) == 0, "auto grain");
+		T_CHECK(check_cover(p, 3, sizes[k], 1) == 0, "grain 1");
+	}
+	T_CHECK(crew_for(p, 5, 4, 1, cover_fn, NULL) == CREW_EINVAL, "begin>end");
+	T_CHECK(crew_for(p, 0, 4, 1, NULL, NULL) == CREW_EINVAL, "NULL fn");
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	return 0;
+}
+
+/* Item i costs i * 1024 / n steps: the last items are the heavy ones. */
+struct uneven {
+	size_t n;
+	uint32_t *out;
+};
+
+static void
+uneven_fn(void *ctx, size_t lo, size_t hi)
+{
+	struct uneven *u = ctx;
+
+	for (size_t i = lo; i < hi; i++) {
+		uint32_t x = (uint32_t)i;
+		size_t steps = i * 1024 / u->n;
+
+		for (size_t s = 0; s < steps; s++)
+			x = x * 1664525u + 1013904223u;
+		u->out[i] = x;
+	}
+}
+
+int
+t_for_uneven(void)
+{
+	size_t n = t_scaled(1u << 18);
+	struct uneven u = { n, calloc(n, sizeof(uint32_t)) };
+	crew_pool *p = pool_of(2);
+
+	T_CHECK(u.out && p, "setup");
+	T_CHECK(crew_for(p, 0, n, 0, uneven_fn, &u) == 0, "for");
+	for (size_t i = 0; i < n; i++) {
+		uint32_t x = (uint32_t)i;
+
+		for (size_t s = 0; s < i * 1024 / n; s++)
+			x = x * 1664525u + 1013904223u;
+		T_CHECK(u.out[i] == x, "item %zu wrong", i);
+	}
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	free(u.out);
+	return 0;
+}
+
+/* crew_for inside crew_for inside crew_for, all inside a task. */
+#define N3 24
+static atomic_uint nest_hits[N3][N3][N3];
+static crew_pool *_Atomic nest_pool;
+
+static void
+nest_l3(void *ctx, size_t lo, size_t hi)
+{
+	size_t *ij = ctx;
+
+	for (size_t k = lo; k < hi; k++)
+		atomic_fetch_add(&nest_hits[ij[0]][ij[1]][k], 1);
+}
+
+static void
+nest_l2(void *ctx, size_t lo, size_t hi)
+{
+	size_t i = *(size_t *)ctx;
+
+	for (size_t j = lo; j < hi; j++) {
+		size_t ij[2] = { i, j };
+
+		crew_for(atomic_load(&nest_pool), 0, N3, 1, nest_l3, ij);
+	}
+}
+
+static void
+nest_l1(void *ctx, size_t lo, size_t hi)
+{
+	(void)ctx;
+	for (size_t i = lo; i < hi; i++)
+		crew_for(atomic_load(&nest_pool), 0, N3, 1, nest_l2, &i);
+}
+
+struct nest_root {
+	crew_task task;
+	crew_wg *wg;
+};
+
+static void
+nest_root_fn(crew_task *t)
+{
+	struct nest_root *r = crew_container_of(t, struct nest_root, task);
+
+	crew_for(atomic_load(&nest_pool), 0, N3, 1, nest_l1, NULL);
+	crew_wg_done(r->wg);
+}
+
+int
+t_for_nested3(void)
+{
+	unsigned sizes[] = { 1, 2, 4 };
+
+	for (int k = 0; k < 3; k++) {
+		crew_pool *p = pool_of(sizes[k]);
+		crew_wg wg = CREW_WG_INIT;
+		struct nest_root r = { CREW_TASK_INIT(nest_root_fn), &wg };
+
+		T_CHECK(p, "create");
+		memset(nest_hits, 0, sizeof(nest_hits));
+		atomic_store(&nest_pool, p);
+		crew_wg_add(&wg, 1);
+		T_CHECK(crew_submit(p, &r.task) == 0, "submit");
+		T_CHECK(crew_wg_wait(&wg) == 0, "wait");
+		for (int i = 0; i < N3; i++)
+			for (int j = 0; j < N3; j++)
+				for (int l = 0; l < N3; l++)
+					T_CHECK(nest_hits[i][j][l] == 1,
+					    "%u workers: [%d][%d][%d] hit %u",
+					    sizes[k], i, j, l, nest_hits[i][j][l]);
+		T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	}
+	return 0;
+}
+
+/* Four outside threads run crew_for on one pool at the same time. */
+struct outside_for {
+	crew_pool *pool;
+	size_t n;
+	int rc;
+};
+
+static void *
+outside_for_thread(void *arg)
+{
+	struct outside_for *o = arg;
+
+	o->rc = check_cover(o->pool, 11, o->n, 0);
+	return NULL;
+}
+
+int
+t_for_outside4(void)
+{
+	crew_pool *p = pool_of(2);
+	struct outside_for o[4];
+	pthread_t th[4];
+
+	T_CHECK(p, "create");
+	for (int r = 0; r < 5; r++) {
+		for (int i = 0; i < 4; i++) {
+			o[i] = (struct outside_for){ p, t_scaled(1000000) + (size_t)i, 0 };
+			pthread_create(&th[i], NULL, outside_for_thread, &o[i]);
+		}
+		for (int i = 0; i < 4; i++) {
+			pthread_join(th[i], NULL);
+			T_CHECK(o[i].rc == 0, "thread %d", i);
+		}
+	}
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	return 0;
+}
+
+/* A pool that cannot start a worker still completes crew_for. */
+int
+t_for_no_worker(void)
+{
+	crew_pool *p = pool_of(2);
+
+	T_CHECK(p, "create");
+	t_fail_create(1, 1, 0);
+	T_CHECK(check_cover(p, 0, 100000, 10) == 0, "no worker");
+	t_fail_create(0, 0, 0);
+	T_CHECK(crew_pool_shutdown(p) == 0, "shutdown");
+	/* And a shut-down pool too. */
+	T_CHECK(check_cover(p, 0, 1000, 1) == 0, "after shutdown");
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	return 0;
+}
+
+static void
+each_fn(void *ctx, void *item, size_t index)
+{
+	uint64_t *v = item;
+
+	if (*v != index * 3)
+		atomic_fetch_add((atomic_size_t *)ctx, 1);
+	*v = index * 5;
+}
+
+int
+t_each_items(void)
+{
+	size_t n = t_scaled(300000);
+	uint64_t *v = malloc(n * sizeof(*v));
+	atomic_size_t bad = 0;
+	crew_pool *p = pool_of(3);
+
+	T_CHECK(v && p, "setup");
+	for (size_t i = 0; i < n; i++)
+		v[i] = i * 3;
+	T_CHECK(crew_each(p, v, n, sizeof(*v), each_fn, &bad) == 0, "each");
+	T_CHECK(atomic_load(&bad) == 0, "wrong item passed");
+	for (size_t i = 0; i < n; i++)
+		T_CHECK(v[i] == i * 5, "item %zu not visited once", i);
+	T_CHECK(crew_each(p, NULL, 3, 8, each_fn, NULL) == CREW_EINVAL, "NULL");
+	T_CHECK(crew_each(p, v, 0, 8, each_fn, NULL) == 0, "empty");
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	free(v);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Fork-join: fib with a task per call and no cutoff.                  */
+
+struct fib_task {
+	crew_task task;
+	unsigned n;
+	uint64_t result;
+	crew_wg *wg;
+	crew_pool *pool;
+};
+
+static uint64_t fib_join(crew_pool *p, unsigned n);
+
+static void
+fib_run(crew_task *t)
+{
+	struct fib_task *f = crew_container_of(t, struct fib_task, task);
+	crew_wg *wg = f->wg;
+
+	f->result = fib_join(f->pool, f->n);
+	crew_wg_done(wg);
+}
+
+static uint64_t
+fib_join(crew_pool *p, unsigned n)
+{
+	struct fib_task child;
+	crew_wg wg = CREW_WG_INIT;
+	uint64_t b;
+
+	if (n < 2)
+		return n;
+	child = (struct fib_task){ CREW_TASK_INIT(fib_run), n - 1, 0, &wg, p };
+	crew_wg_add(&wg, 1);
+	if (crew_submit(p, &child.task) != 0) {
+		crew_wg_done(&wg);
+		child.result = fib_join(p, n - 1);
+	}
+	b = fib_join(p, n - 2);
+	crew_wg_wait(&wg);
+	return child.result + b;
+}
+
+static int
+fib25(unsigned threads)
+{
+	crew_pool *p = pool_of(threads);
+	crew_wg wg = CREW_WG_INIT;
+	struct fib_task root;
+	unsigned n = t_scaled(25) >= 25 ? 25 : 18;
+	uint64_t want = n == 25 ? 75025 : 2584;
+
+	T_CHECK(p, "create");
+	/* From a worker (the fast path) ... */
+	root = (struct fib_task){ CREW_TASK_INIT(fib_run), n, 0, &wg, p };
+	crew_wg_add(&wg, 1);
+	T_CHECK(crew_submit(p, &root.task) == 0, "submit");
+	crew_wg_wait(&wg);
+	T_CHECK(root.result == want, "fib(%u) = %llu", n,
+	    (unsigned long long)root.result);
+	/* ... and joined from outside. */
+	T_CHECK(fib_join(p, n) == want, "outside fib");
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	return 0;
+}
+
+int t_fib25_w1(void) { return fib25(1); }
+int t_fib25_w2(void) { return fib25(2); }
+int t_fib25_w4(void) { return fib25(4); }
+int t_fib25_w32(void) { return fib25(32); }
+
+/* Binary tree of depth 20 counting its leaves, a wait group per node. */
+static uint64_t tree_count(crew_pool *p, unsigned depth);
+
+struct tree_task {
+	crew_task task;
+	unsigned depth;
+	uint64_t leaves;
+	crew_wg *wg;
+	crew_pool *pool;
+};
+
+static void
+tree_run(crew_task *t)
+{
+	struct tree_task *x = crew_container_of(t, struct tree_task, task);
+	crew_wg *wg = x->wg;
+
+	x->leaves = tree_count(x->pool, x->depth);
+	crew_wg_done(wg);
+}
+
+static uint64_t
+tree_count(crew_pool *p, unsigned depth)
+{
+	crew_wg wg = CREW_WG_INIT;
+	struct tree_task kids[2];
+
+	if (depth == 0)
+		return 1;
+	crew_wg_add(&wg, 2);
+	for (int i = 0; i < 2; i++) {
+		kids[i] = (struct tree_task){ CREW_TASK_INIT(tree_run), depth - 1,
+		    0, &wg, p };
+		if (crew_submit(p, &kids[i].task) != 0)
+			tree_run(&kids[i].task);
+	}
+	crew_wg_wait(&wg);
+	return kids[0].leaves + kids[1].leaves;
+}
+
+static int
+wg_tree20(unsigned threads)
+{
+	crew_pool *p = pool_of(threads);
+	unsigned depth = t_scaled(1u << 20) >= (1u << 19) ? 20 : 15;
+	uint64_t got;
+
+	T_CHECK(p, "create");
+	got = tree_count(p, depth);
+	T_CHECK(got == (1ull << depth), "depth %u: %llu leaves", depth,
+	    (unsigned long long)got);
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	return 0;
+}
+
+int t_wg_tree20_w1(void) { return wg_tree20(1); }
+int t_wg_tree20_w2(void) { return wg_tree20(2); }
+int t_wg_tree20_w4(void) { return wg_tree20(4); }
+int t_wg_tree20_w32(void) { return wg_tree20(32); }
+
+/* ------------------------------------------------------------------ */
+/* Wait groups.                                                        */
+
+struct wg_job {
+	crew_task task;
+	uint64_t payload;       /* plain: checked by the waiter */
+	crew_wg *wg;
+};
+
+static void
+wg_job_fn(crew_task *t)
+{
+	struct wg_job *j = crew_container_of(t, struct wg_job, task);
+
+	j->payload = j->payload * 2 + 1;
+	crew_wg_done(j->wg);
+}
+
+/* A task that waits (helping) for jobs it scheduled itself. */
+struct wg_parent {
+	crew_task task;
+	struct wg_job jobs[100];
+	int ok;
+	crew_wg *done;
+};
+
+static void
+wg_parent_fn(crew_task *t)
+{
+	struct wg_parent *pp = crew_container_of(t, struct wg_parent, task);
+	crew_wg wg = CREW_WG_INIT;
+	crew_pool *p = NULL;
+
+	(void)p;
+	crew_wg_add(&wg, 100);
+	for (int i = 0; i < 100; i++) {
+		pp->jobs[i] = (struct wg_job){ CREW_TASK_INIT(wg_job_fn),
+		    (uint64_t)i, &wg };
+		crew_submit(NULL, &pp->jobs[i].task) == 0 ?
+		    (void)0 : wg_job_fn(&pp->jobs[i].task);
+	}
+	crew_wg_wait(&wg);
+	pp->ok = 1;
+	for (int i = 0; i < 100; i++)
+		if (pp->jobs[i].payload != (uint64_t)i * 2 + 1)
+			pp->ok = 0;
+	crew_wg_done(pp->done);
+}
+
+int
+t_wg_outside_and_worker(void)
+{
+	crew_wg wg = CREW_WG_INIT, done = CREW_WG_INIT;
+	struct wg_job jobs[1000];
+	static struct wg_parent parents[8];
+	crew_pool *g = crew_global();
+
+	T_CHECK(g, "global pool");
+	/* Outside waiter: sleeps on the futex. */
+	crew_wg_add(&wg, 1000);
+	for (int i = 0; i < 1000; i++) {
+		jobs[i] = (struct wg_job){ CREW_TASK_INIT(wg_job_fn), (uint64_t)i, &wg };
+		T_CHECK(crew_submit(NULL, &jobs[i].task) == 0, "submit");
+	}
+	T_CHECK(crew_wg_wait(&wg) == 0, "wait");
+	for (int i = 0; i < 1000; i++)
+		T_CHECK(jobs[i].payload == (uint64_t)i * 2 + 1, "job %d", i);
+	/* Worker waiters: help until their own jobs are done. */
+	crew_wg_add(&done, 8);
+	for (int i = 0; i < 8; i++) {
+		parents[i].task.fn = wg_parent_fn;
+		parents[i].done = &done;
+		parents[i].ok = 0;
+		T_CHECK(crew_submit(NULL, &parents[i].task) == 0, "submit parent");
+	}
+	crew_wg_wait(&done);
+	for (int i = 0; i < 8; i++)
+		T_CHECK(parents[i].ok, "parent %d saw unfinished jobs", i);
+	T_CHECK(crew_global_shutdown() == 0, "global shutdown");
+	return 0;
+}
+
+/* The waiter frees the group the moment wait returns (ASan checks that the
+ * final done does not touch it afterwards). */
+struct free_job {
+	crew_task task;
+	crew_wg *wg;
+};
+
+static void
+free_job_fn(crew_task *t)
+{
+	struct free_job *j = crew_container_of(t, struct free_job, task);
+
+	crew_wg_done(j->wg);
+}
+
+int
+t_wg_free_after_wait(void)
+{
+	crew_pool *p = pool_of(2);
+	size_t reps = t_scaled(20000);
+
+	T_CHECK(p, "create");
+	for (size_t r = 0; r < reps; r++) {
+		crew_wg *wg = malloc(sizeof(*wg));
+		struct free_job *j = malloc(2 * sizeof(*j));
+
+		T_CHECK(wg && j, "oom");
+		crew_wg_init(wg);
+		crew_wg_add(wg, 2);
+		for (int i = 0; i < 2; i++) {
+			j[i] = (struct free_job){ CREW_TASK_INIT(free_job_fn), wg };
+			T_CHECK(crew_submit(p, &j[i].task) == 0, "submit");
+		}
+		crew_wg_wait(wg);
+		free(wg);
+		free(j);
+	}
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	return 0;
+}
+
+int
+t_wg_errors(void)
+{
+	crew_wg wg;
+
+	T_CHECK(crew_wg_init(NULL) == CREW_EINVAL, "init NULL");
+	T_CHECK(crew_wg_add(NULL, 1) == CREW_EINVAL, "add NULL");
+	T_CHECK(crew_wg_done(NULL) == CREW_EINVAL, "done NULL");
+	T_CHECK(crew_wg_wait(NULL) == CREW_EINVAL, "wait NULL");
+	T_CHECK(crew_wg_init(&wg) == 0, "init");
+	T_CHECK(crew_wg_done(&wg) == CREW_EINVAL, "done at zero");
+	T_CHECK(crew_wg_wait(&wg) == 0, "wait at zero returns at once");
+	T_CHECK(crew_wg_add(&wg, 0) == 0, "add 0");
+	T_CHECK(crew_wg_add(&wg, 0x7fffffff) == 0, "add max");
+	T_CHECK(crew_wg_add(&wg, 1) == CREW_EINVAL, "add past max");
+	T_CHECK(crew_wg_add(&wg, (size_t)1 << 40) == CREW_EINVAL, "add huge");
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The global pool.                                                    */
+
+static pthread_barrier_t global_bar;
+
+static void *
+global_racer(void *arg)
+{
+	pthread_barrier_wait(&global_bar);
+	*(crew_pool **)arg = crew_global();
+	return NULL;
+}
+
+int
+t_global_race16(void)
+{
+	for (int rep = 0; rep < 20; rep++) {
+		crew_pool *got[16];
+		pthread_t th[16];
+
+		pthread_barrier_init(&global_bar, NULL, 16);
+		for (int i = 0; i < 16; i++)
+			pthread_create(&th[i], NULL, global_racer, &got[i]);
+		for (int i = 0; i < 16; i++)
+			pthread_join(th[i], NULL);
+		pthread_barrier_destroy(&global_bar);
+		T_CHECK(got[0] != NULL, "no global pool");
+		for (int i = 1; i < 16; i++)
+			T_CHECK(got[i] == got[0], "two global pools");
+		T_CHECK(crew_global_shutdown() == 0, "shutdown");
+	}
+	T_CHECK(crew_global_shutdown() == 0, "shutdown with none");
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Fairness: an outside task gets in while workers feed themselves.     */
+
+struct spinner {
+	crew_task task;
+	atomic_int *stop;
+	atomic_size_t *runs;
+	crew_pool *pool;
+};
+
+static void
+spinner_fn(crew_task *t)
+{
+	struct spinner *s = crew_container_of(t, struct spinner, task);
+
+	atomic_fetch_add(s->runs, 1);
+	if (!atomic_load(s->stop))
+		crew_submit(s->pool, &s->task); /* to my own LIFO slot */
+}
+
+static atomic_size_t outside_seen_at, *outside_runs;
+
+/* Records how many local runs had happened when the outside task ran. */
+static void
+outside_fn(crew_task *t)
+{
+	(void)t;
+	atomic_store(&outside_seen_at, atomic_load(outside_runs) + 1);
+}
+
+int
+t_fairness_outside(void)
+{
+	const unsigned nw = 2;
+	crew_pool *p = pool_of(nw);
+	atomic_int stop = 0;
+	atomic_size_t runs = 0;
+	struct spinner s[4];
+	crew_task out = CREW_TASK_INIT(outside_fn);
+	size_t before, after;
+	struct timespec t0, t1;
+	double ms;
+
+	T_CHECK(p, "create");
+	for (unsigned i = 0; i < 2 * nw; i++) {
+		s[i] = (struct spinner){ CREW_TASK_INIT(spinner_fn), &stop, &runs, p };
+		T_CHECK(crew_submit(p, &s[i].task) == 0, "submit");
+	}
+	while (atomic_load(&runs) < 100000)
+		sched_yield();
+	atomic_store(&outside_seen_at, 0);
+	outside_runs = &runs;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	T_CHECK(crew_submit(p, &out) == 0, "outside submit");
+	/* The task is in the global queue now; if we are descheduled here,
+	 * `before` only grows, which makes the check below stricter. */
+	before = atomic_load(&runs);
+	while (!atomic_load(&outside_seen_at))
+		sched_yield();
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	after = atomic_load(&outside_seen_at) - 1;
+	if (after < before)
+		after = before; /* it ran before we read the counter */
+	atomic_store(&stop, 1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	fprintf(stderr, "fairness: outside task ran after %zu local runs, "
+	    "seen by the submitter after %.3f ms\n", after - before, ms);
+	/* Each worker looks at the global queue every 61 pops. */
+	T_CHECK(after - before <= 4 * 61 * nw, "starved for %zu local runs",
+	    after - before);
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	return 0;
+}
