@@ -118,9 +118,9 @@ TEST_SUPPORT := tests/support.c tests/conc.c
 
 define variant_rules
 $(B)/$(1)/%.o: src/%.c | $(B)/$(1)
-	$$(CC) $$(call TEST_CFLAGS,$(1)) -c $$< -o $$@
+	@echo "  CC $(1)/$$(@F)"; $$(CC) $$(call TEST_CFLAGS,$(1)) -c $$< -o $$@
 $(B)/$(1)/t_%.o: tests/%.c | $(B)/$(1)
-	$$(CC) $$(call TEST_CFLAGS,$(1)) -c $$< -o $$@
+	@echo "  CC $(1)/$$(@F)"; $$(CC) $$(call TEST_CFLAGS,$(1)) -c $$< -o $$@
 $(B)/$(1)/libcrew.a: $(SRCS:src/%.c=$(B)/$(1)/%.o)
 	rm -f $$@; ar rcs $$@ $$^
 $(B)/$(1)/test_%: $(B)/$(1)/t_test_%.o $(B)/$(1)/t_support.o $(B)/$(1)/t_conc.o $(B)/$(1)/t_conc_par.o $(B)/$(1)/libcrew.a

@@ -201,6 +201,9 @@ unsigned crew__pool_max_threads(struct crew_pool *p);
  * from its LIFO stack before it takes one from its ring, so the ring
  * cannot starve behind a task that keeps rescheduling itself. */
 #define CREW__LIFO_MAX_RUNS 16u
+/* A search that failed only on a busy try-lock is retried this often
+ * before the worker parks. */
+#define CREW__BUSY_RETRIES 64u
 /* A worker looks at the global queue first every this many pops (Go). */
 #define CREW__FAIR_TICK 61u
 int crew__debug_dump(crew_pool *p, char *buf, size_t size);

@@ -26,6 +26,7 @@
 #include "sync.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,13 +329,15 @@ lifo_steal(struct crew__worker *w, struct crew__worker *v, uint32_t *got)
  * the global queue, then every other worker: overflow queue, ring, slot.
  */
 static crew_task *
-find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed)
+find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed,
+    bool *busy)
 {
 	struct crew__worker *v;
 	crew_task *t;
 	uint32_t got, n;
 
 	*pushed = false;
+	*busy = false;
 	if (CREW__UNLIKELY(++w->tick % CREW__FAIR_TICK == 0) &&
 	    (t = queue_take_one(&p->global, pushed)) != NULL)
 		goto other;
@@ -349,8 +352,10 @@ find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed)
 		goto other;
 	if ((t = crew__ring_refill(w, &w->ovf, &got)) != NULL)
 		goto refilled;
+	*busy |= crew__queue_maybe_nonempty(&w->ovf);
 	if ((t = crew__ring_refill(w, &p->global, &got)) != NULL)
 		goto refilled;
+	*busy |= crew__queue_maybe_nonempty(&p->global);
 	/* acquire: pairs with the release in spawn_locked; makes the
 	 * published workers[] entries readable */
 	n = atomic_load_explicit(&p->nworkers, memory_order_acquire);
@@ -366,6 +371,7 @@ find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed)
 			CREW__STAT_ADD(w, tasks_stolen, got);
 			goto refilled;
 		}
+		*busy |= crew__queue_maybe_nonempty(&v->ovf);
 		if ((t = crew__ring_steal(w, v, &got)) != NULL) {
 			CREW__STAT_ADD(w, tasks_stolen, got);
 			*pushed = got > 1;
@@ -373,9 +379,13 @@ find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed)
 		}
 		if ((t = lifo_steal(w, v, &got)) != NULL) {
 			CREW__STAT_ADD(w, tasks_stolen, got);
-			*pushed = got > 1;
+			/* Leaving work in the victim's stack also needs a
+			 * notify: the owner's later pushes onto a non-empty
+			 * stack do not send one. */
+			*pushed = got > 1 || crew__lifo_size(&v->lifo) > 0;
 			goto other;
 		}
+		*busy |= crew__lifo_size(&v->lifo) > 0;
 	}
 	return NULL;
 refilled:
@@ -388,11 +398,11 @@ other:
 bool
 crew__help_one(struct crew__worker *w)
 {
-	bool pushed;
+	bool pushed, busy;
 	crew_task *t;
 
 	w->helping++;
-	t = find_work(w->pool, w, &pushed);
+	t = find_work(w->pool, w, &pushed, &busy);
 	w->helping--;
 	if (t == NULL)
 		return false;
@@ -434,7 +444,8 @@ worker_main(void *arg)
 {
 	struct crew__worker *w = arg;
 	struct crew_pool *p = w->pool;
-	bool waking = false, pushed;
+	bool waking = false, pushed, busy;
+	unsigned retries;
 	crew_task *t;
 	int r;
 
@@ -444,7 +455,23 @@ worker_main(void *arg)
 		p->cfg.on_thread_start(p->cfg.hook_ctx, w->index);
 	while ((r = worker_wait(p, w, waking)) >= 0) {
 		waking = r;
-		while ((t = find_work(p, w, &pushed)) != NULL) {
+		retries = 0;
+		for (;;) {
+			t = find_work(p, w, &pushed, &busy);
+			if (t == NULL) {
+				/* A queue we could not lock holds work: its
+				 * holder is mid-operation, look again soon
+				 * rather than sleep beside it. */
+				if (busy && ++retries < CREW__BUSY_RETRIES) {
+					if (retries % 8 == 0)
+						sched_yield();
+					else
+						crew__cpu_relax();
+					continue;
+				}
+				break;
+			}
+			retries = 0;
 			/* Hand the waking role on before running the task. */
 			if (pushed || waking)
 				notify(p, waking);
@@ -465,34 +492,39 @@ worker_main(void *arg)
 /* ------------------------------------------------------------------ */
 /* Scheduling.                                                         */
 
+enum { LIFO_BUSY, LIFO_SPILL, LIFO_FIRST, LIFO_MORE };
+
 /*
- * Owner: puts t on top of its LIFO stack.  When the stack is full, its
- * oldest half comes back in *head..*tail (*len) for the ring.  Returns
- * true when nothing is left for the ring; false (t untouched) when the
- * stack is busy with a thief.
+ * Owner: puts t on top of its LIFO stack.  LIFO_FIRST: the stack was empty
+ * (notify).  LIFO_MORE: it was not, and the push that made it non-empty
+ * already notified; every thief that leaves work behind notifies again,
+ * so this push needs no notify of its own.  LIFO_SPILL: the stack was
+ * full; its oldest half comes back in *head..*tail (*len) for the ring.
+ * LIFO_BUSY: a thief holds the stack; t is untouched, use the ring.
  */
-static inline bool
+static inline int
 lifo_push(struct crew__worker *w, crew_task **head, crew_task **tail,
     size_t *len)
 {
 	struct crew__lifo *l = &w->lifo;
 	crew_task *t = *head;
 	uint32_t n;
-	bool done = true;
+	int r;
 
 	if (!crew__lifo_trylock(l))
-		return false;
+		return LIFO_BUSY;
 	n = crew__lifo_size(l);
+	r = n == 0 ? LIFO_FIRST : LIFO_MORE;
 	if (n == CREW__LIFO_CAP) {
 		*head = crew__lifo_take_oldest(l, CREW__LIFO_CAP / 2, tail);
 		*len = CREW__LIFO_CAP / 2;
 		n -= CREW__LIFO_CAP / 2;
-		done = false;
+		r = LIFO_SPILL;
 	}
 	l->stk[n] = t;
 	crew__lifo_set_size(l, n + 1);
 	crew__lifo_unlock(l);
-	return done;
+	return r;
 }
 
 static void
@@ -500,8 +532,14 @@ push_local(struct crew__worker *w, crew_task *head, crew_task *tail,
     size_t len)
 {
 	CREW__STAT_ADD(w, local_pushes, len);
-	if (len == 1 && lifo_push(w, &head, &tail, &len))
-		goto out;
+	if (len == 1) {
+		switch (lifo_push(w, &head, &tail, &len)) {
+		case LIFO_MORE:
+			return;
+		case LIFO_FIRST:
+			goto out;
+		}
+	}
 	if (crew__ring_push(w, &head, &tail, &len)) {
 		CREW__STAT_ADD(w, overflow_migrations, 1);
 		CREW__CHAOS();

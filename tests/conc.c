@@ -592,33 +592,64 @@ submit_or_run(crew_pool *p, crew_task *t, size_t *inline_runs)
 	return rc;
 }
 
+/* Holds a worker until the gate opens (bounded), so the pool must start
+ * more threads for the tasks behind it. */
+static atomic_int gate_open;
+
+static void
+gate_fn(crew_task *t)
+{
+	struct chain_task *c = crew_container_of(t, struct chain_task, task);
+
+	for (int i = 0; i < 5000 && !atomic_load(&gate_open); i++)
+		nap_us(1000);
+	atomic_fetch_add(c->ran, 1);
+}
+
 int
 t_spawn_fail_kth(void)
 {
 	size_t n = t_scaled(100000);
 	struct chain_task *c = calloc(n, sizeof(*c));
+	struct chain_task gates[4];
 
 	T_CHECK(c, "oom");
 	for (unsigned k = 1; k <= 4; k++) {
-		atomic_size_t ran = 0;
-		size_t inl = 0;
+		atomic_size_t ran = 0, gran = 0;
+		size_t inl = 0, refused = 0;
 		crew_stats st;
 		crew_pool *p = make_pool(4);
 
 		T_CHECK(p, "create");
+		atomic_store(&gate_open, 0);
 		t_fail_create(k, 0, 0);
+		/* Four blocking tasks: every worker gets stuck, so each one
+		 * makes the pool try to start another thread. */
+		for (int i = 0; i < 4; i++) {
+			gates[i] = (struct chain_task){ { gate_fn, NULL }, 0, &gran, p };
+			while (crew_submit(p, &gates[i].task) == CREW_EAGAIN)
+				refused++;
+		}
+		for (int i = 0; i < 5000 && t_create_calls() < 4; i++)
+			nap_us(1000);
+		T_CHECK(t_create_calls() >= 4, "k=%u: only %u thread starts tried",
+		    k, t_create_calls());
+		atomic_store(&gate_open, 1);
+		T_CHECK(k != 1 || refused == 1, "k=1: %zu refusals", refused);
+		T_CHECK(k == 1 || refused == 0, "k=%u: %zu refusals", k, refused);
 		for (size_t i = 0; i < n; i++) {
 			c[i] = (struct chain_task){ { count_fn, NULL }, 0, &ran, p };
 			T_CHECK(submit_or_run(p, &c[i].task, &inl) == 0, "submit");
 		}
+		T_CHECK(inl == 0, "k=%u: %zu inline runs with workers alive", k, inl);
 		T_CHECK(wait_count(&ran, n, 20), "k=%u: stalled at %zu of %zu", k,
 		    atomic_load(&ran), n);
+		T_CHECK(wait_count(&gran, 4, 20), "k=%u: gate tasks stalled", k);
 		crew_pool_stats(p, &st);
-		/* k == 1 fails the first worker: that submit ran inline. */
-		T_CHECK(k != 1 || inl == 1, "k=1: %zu inline runs", inl);
-		T_CHECK(k == 1 || inl == 0, "k=%u: %zu inline runs", k, inl);
-		T_CHECK(st.spawn_failures >= 1, "k=%u: failure not counted", k);
-		T_CHECK(st.threads_spawned <= 4, "k=%u: %llu threads", k,
+		T_CHECK(st.spawn_failures == 1, "k=%u: %llu failures counted", k,
+		    (unsigned long long)st.spawn_failures);
+		T_CHECK(st.threads_spawned >= 3 && st.threads_spawned <= 4,
+		    "k=%u: %llu threads", k,
 		    (unsigned long long)st.threads_spawned);
 		T_CHECK(st.threads_live == st.threads_spawned,
 		    "k=%u: sync word counts %llu live, %llu started", k,
