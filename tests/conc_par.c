@@ -674,3 +674,83 @@ t_fairness_outside(void)
 	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
 	return 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* A task that schedules children and then blocks (without helping)     */
+/* until they ran: the others must take them from its LIFO stack.       */
+
+struct blocker {
+	crew_task task;
+	crew_pool *pool;
+	unsigned nkids;
+	crew_task kids[16];
+	atomic_uint ran;
+	atomic_int ok;
+	crew_wg *done;
+};
+
+static struct blocker the_blocker;
+
+static void
+blocker_kid_fn(crew_task *t)
+{
+	(void)t;
+	atomic_fetch_add(&the_blocker.ran, 1);
+}
+
+static void
+blocker_fn(crew_task *t)
+{
+	struct blocker *b = crew_container_of(t, struct blocker, task);
+	struct timespec ts = { 0, 100000 };
+
+	atomic_store(&b->ran, 0);
+	for (unsigned i = 0; i < b->nkids; i++) {
+		b->kids[i] = (crew_task)CREW_TASK_INIT(blocker_kid_fn);
+		crew_submit(b->pool, &b->kids[i]);
+	}
+	/* Block like user code on a foreign primitive would: no helping. */
+	for (int i = 0; i < 50000 && atomic_load(&b->ran) < b->nkids; i++)
+		nanosleep(&ts, NULL);
+	atomic_store(&b->ok, atomic_load(&b->ran) == b->nkids);
+	crew_wg_done(b->done);
+}
+
+int
+t_blocked_owner(void)
+{
+	unsigned sizes[] = { 2, 4 };
+	unsigned kids[] = { 1, 2, 3, 10 };
+
+	for (int si = 0; si < 2; si++) {
+		crew_pool *p = pool_of(sizes[si]);
+
+		T_CHECK(p, "create");
+		for (int ki = 0; ki < 4; ki++) {
+			for (int rep = 0; rep < 20; rep++) {
+				struct blocker *bp = &the_blocker;
+				crew_wg done = CREW_WG_INIT;
+				struct timespec t0, t1;
+
+				bp->task.fn = blocker_fn;
+				bp->pool = p;
+				bp->nkids = kids[ki];
+				bp->done = &done;
+				atomic_store(&bp->ok, 0);
+				crew_wg_add(&done, 1);
+				clock_gettime(CLOCK_MONOTONIC, &t0);
+				T_CHECK(crew_submit(p, &bp->task) == 0, "submit");
+				crew_wg_wait(&done);
+				clock_gettime(CLOCK_MONOTONIC, &t1);
+				/* The blocker gives up after 5 s; finishing
+				 * that late means nobody took the children. */
+				T_CHECK(atomic_load(&bp->ok) &&
+				    t1.tv_sec - t0.tv_sec < 4, "%u workers, "
+				    "%u kids: children stranded behind a "
+				    "blocked owner", sizes[si], kids[ki]);
+			}
+		}
+		T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	}
+	return 0;
+}

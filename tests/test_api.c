@@ -1,0 +1,1079 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The public API (include/crew.h): every error path (NULL arguments,
+ * malformed batches, EAGAIN when no thread can start, ESHUTDOWN after
+ * shutdown, EDEADLK from inside a task), the batch helpers, strerror,
+ * version, configuration defaults and clamping, lazy thread start, worker
+ * index, thread names, hooks, stack size, self-resubmission, and the
+ * counters after known workloads.
+ *
+ * Checks made on worker threads are recorded in atomics and asserted on
+ * the test thread; pools are drained with crew_pool_shutdown() before
+ * results are read.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crew.h"
+#include "internal.h"
+#include "support.h"
+
+TestSuite(api, .timeout = 60);
+
+/* ------------------------------------------------------------------ */
+/* Helpers.                                                            */
+
+struct ctask {
+	crew_task task;
+	_Atomic unsigned runs;
+};
+
+static void
+count_fn(crew_task *t)
+{
+	struct ctask *c = crew_container_of(t, struct ctask, task);
+
+	atomic_fetch_add(&c->runs, 1);
+}
+
+static void
+ctask_init(struct ctask *c)
+{
+	c->task.fn = count_fn;
+	c->task.next = NULL;
+	atomic_init(&c->runs, 0);
+}
+
+static crew_pool *
+pool_new(const crew_config *cfg)
+{
+	crew_pool *p = NULL;
+
+	cr_assert_eq(crew_pool_create(&p, cfg), 0);
+	cr_assert_not_null(p);
+	t_watchdog(55);
+	t_watch_pool(p);
+	return p;
+}
+
+static crew_pool *
+pool_with(unsigned max_threads)
+{
+	crew_config cfg;
+
+	cr_assert_eq(crew_config_init(&cfg), 0);
+	cfg.max_threads = max_threads;
+	return pool_new(&cfg);
+}
+
+static void
+pool_free(crew_pool *p)
+{
+	t_watchdog_off();
+	cr_assert_eq(crew_pool_destroy(p), 0);
+}
+
+static crew_stats
+stats_of(crew_pool *p)
+{
+	crew_stats s;
+
+	memset(&s, 0xab, sizeof(s));
+	crew_pool_stats(p, &s);
+	return s;
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Waits (yielding) until *v >= want or `secs` pass; returns *v. */
+static unsigned
+wait_at_least(_Atomic unsigned *v, unsigned want, double secs)
+{
+	double end = now_s() + secs;
+	unsigned x;
+
+	while ((x = atomic_load(v)) < want && now_s() < end)
+		sched_yield();
+	return x;
+}
+
+/* Asserts that no worker thread exists and none was ever created. */
+static void
+expect_no_thread(crew_pool *p)
+{
+	crew_stats s = stats_of(p);
+
+	cr_assert_eq(s.threads_spawned, 0, "a worker was started");
+	cr_assert_eq(s.threads_live, 0);
+	cr_assert_eq(t_create_calls(), 0, "pthread_create was called %u times",
+	    t_create_calls());
+}
+
+/* ------------------------------------------------------------------ */
+/* Creation and configuration.                                         */
+
+Test(api, create_null_out_is_einval, .timeout = 60)
+{
+	crew_config cfg;
+
+	cr_assert_eq(crew_config_init(&cfg), 0);
+	cr_assert_eq(crew_pool_create(NULL, NULL), CREW_EINVAL);
+	cr_assert_eq(crew_pool_create(NULL, &cfg), CREW_EINVAL);
+}
+
+Test(api, create_with_null_cfg_uses_defaults, .timeout = 60)
+{
+	crew_pool *p;
+	crew_stats s;
+
+	t_fail_create(0, 0, 0);
+	p = pool_new(NULL);
+	s = stats_of(p);
+	cr_assert_eq(s.max_threads, crew__default_threads());
+	cr_assert(s.max_threads >= 1 && s.max_threads <= CREW_MAX_THREADS);
+	expect_no_thread(p);
+	pool_free(p);
+}
+
+Test(api, config_init_defaults, .timeout = 60)
+{
+	crew_config cfg;
+
+	cr_assert_eq(crew_config_init(NULL), CREW_EINVAL);
+	memset(&cfg, 0xab, sizeof(cfg));
+	cr_assert_eq(crew_config_init(&cfg), 0);
+	cr_assert_eq(cfg.max_threads, 0);
+	cr_assert_eq(cfg.stack_size, 0);
+	cr_assert_not_null(cfg.name_prefix);
+	cr_assert_str_eq(cfg.name_prefix, "crew-");
+	cr_assert_null(cfg.on_thread_start);
+	cr_assert_null(cfg.on_thread_stop);
+	cr_assert_null(cfg.hook_ctx);
+	for (size_t i = 0; i < sizeof(cfg.reserved) / sizeof(cfg.reserved[0]); i++)
+		cr_assert_null(cfg.reserved[i], "reserved[%zu] not zeroed", i);
+}
+
+Test(api, max_threads_is_clamped, .timeout = 60)
+{
+	const unsigned in[] = { 100000, CREW_MAX_THREADS + 1, UINT_MAX,
+		CREW_MAX_THREADS, 3, 1 };
+	const unsigned out[] = { CREW_MAX_THREADS, CREW_MAX_THREADS,
+		CREW_MAX_THREADS, CREW_MAX_THREADS, 3, 1 };
+
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		crew_pool *p = pool_with(in[i]);
+
+		cr_assert_eq(stats_of(p).max_threads, out[i],
+		    "max_threads %u -> %u, want %u", in[i],
+		    stats_of(p).max_threads, out[i]);
+		pool_free(p);
+	}
+}
+
+Test(api, max_threads_zero_means_cpus, .timeout = 60)
+{
+	crew_pool *p = pool_with(0);
+	crew_stats s = stats_of(p);
+	struct ctask c;
+
+	cr_assert(s.max_threads >= 1, "max_threads 0 gave %u", s.max_threads);
+	cr_assert(s.max_threads <= CREW_MAX_THREADS);
+	cr_assert_eq(s.max_threads, crew__default_threads());
+	/* ...and the pool works. */
+	ctask_init(&c);
+	cr_assert_eq(crew_submit(p, &c.task), 0);
+	cr_assert_eq(crew_pool_shutdown(p), 0);
+	cr_assert_eq(atomic_load(&c.runs), 1);
+	pool_free(p);
+}
+
+Test(api, create_destroy_starts_no_thread, .timeout = 60)
+{
+	crew_pool *p;
+
+	t_fail_create(0, 0, 0);
+	p = pool_with(4);
+	expect_no_thread(p);
+	cr_assert_eq(crew_pool_shutdown(p), 0);
+	expect_no_thread(p);
+	pool_free(p);
+	cr_assert_eq(t_create_calls(), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Submission errors.                                                  */
+
+Test(api, null_arguments_are_einval, .timeout = 60)
+{
+	crew_pool *p;
+	struct ctask c;
+	crew_task nofn = CREW_TASK_INIT(NULL);
+	crew_batch b = CREW_BATCH_INIT;
+
+	t_fail_create(0, 0, 0);
+	p = pool_with(2);
+	ctask_init(&c);
+	cr_assert_eq(crew_batch_push(&b, &c.task), 0);
+	/* (A NULL pool means the global pool: see null_pool_is_global.) */
+	cr_assert_eq(crew_submit(p, NULL), CREW_EINVAL);
+	cr_assert_eq(crew_submit(p, &nofn), CREW_EINVAL);
+	cr_assert_eq(crew_submit(NULL, NULL), CREW_EINVAL);
+	cr_assert_eq(crew_submit(NULL, &nofn), CREW_EINVAL);
+	cr_assert_eq(crew_pool_shutdown(NULL), CREW_EINVAL);
+	cr_assert_eq(crew_pool_destroy(NULL), CREW_EINVAL);
+	cr_assert_eq(crew_worker_index(NULL), -1);
+	/* Stats with NULL arguments do nothing (and do not crash). */
+	crew_pool_stats(NULL, NULL);
+	crew_pool_stats(p, NULL);
+	{
+		crew_stats s;
+
+		memset(&s, 0x5a, sizeof(s));
+		crew_pool_stats(NULL, &s);
+		cr_assert_eq(s.tasks_run, 0x5a5a5a5a5a5a5a5aull);
+	}
+	expect_no_thread(p);
+	cr_assert_eq(crew_pool_shutdown(p), 0);
+	cr_assert_eq(atomic_load(&c.runs), 0);
+	pool_free(p);
+}
+
+/* A NULL pool argument to crew_submit / crew_schedule means crew_global(). */
+struct gprobe {
+	crew_task task;
+	_Atomic int idx;
+	char name[32];
+};
+
+static void
+gprobe_fn(crew_task *t)
+{
+	struct gprobe *g = crew_container_of(t, struct gprobe, task);
+
+	if (pthread_getname_np(pthread_self(), g->name, sizeof(g->name)) != 0)
+		strcpy(g->name, "?");
+	atomic_store(&g->idx, crew_worker_index(crew_global()));
+}
+
+Test(api, null_pool_is_global, .timeout = 60)
+{
+	struct gprobe g[3];
+	struct ctask bad;
+	crew_batch b = CREW_BATCH_INIT;
+	crew_pool *gp;
+
+	for (int i = 0; i < 3; i++) {
+		memset(&g[i], 0, sizeof(g[i]));
+		g[i].task.fn = gprobe_fn;
+		atomic_init(&g[i].idx, -2);
+	}
+	ctask_init(&bad);
+	cr_assert_eq(crew_submit(NULL, &g[0].task), 0);
+	cr_assert_eq(crew_batch_push(&b, &g[1].task), 0);
+	cr_assert_eq(crew_batch_push(&b, &g[2].task), 0);
+	cr_assert_eq(crew_schedule(NULL, b), 0);
+	/* Malformed batches are still refused. */
+	bad.task.next = &g[0].task;
+	cr_assert_eq(crew_schedule(NULL, (crew_batch){ &bad.task, &bad.task, 1 }),
+	    CREW_EINVAL);
+	cr_assert_eq(crew_schedule(NULL, (crew_batch){ NULL, NULL, 1 }),
+	    CREW_EINVAL);
+	cr_assert_eq(crew_schedule(NULL, (crew_batch)CREW_BATCH_INIT), 0);
+	gp = crew_global();
+	cr_assert_not_null(gp);
+	cr_assert_eq(crew_global(), gp, "crew_global() changed");
+	cr_assert_eq(crew_pool_shutdown(gp), 0);
+	for (int i = 0; i < 3; i++) {
+		cr_assert(atomic_load(&g[i].idx) >= 0,
+		    "task %d did not run on a global worker", i);
+		cr_assert_eq(strncmp(g[i].name, "crew-g", 6), 0,
+		    "global worker named \"%s\"", g[i].name);
+	}
+	cr_assert_eq(stats_of(gp).tasks_run, 3);
+	cr_assert_eq(atomic_load(&bad.runs), 0);
+	cr_assert_eq(crew_global_shutdown(), 0);
+}
+
+Test(api, malformed_batches_are_einval, .timeout = 60)
+{
+	struct ctask a, b, c;
+	crew_task nofn = CREW_TASK_INIT(NULL), nofn2 = CREW_TASK_INIT(NULL);
+	crew_pool *p;
+	crew_batch bad[13];
+	size_t n = 0;
+
+	t_fail_create(0, 0, 0);
+	p = pool_with(2);
+	ctask_init(&a);
+	ctask_init(&b);
+	ctask_init(&c);
+	/* len > 0 with a NULL end. */
+	bad[n++] = (crew_batch){ NULL, NULL, 1 };
+	bad[n++] = (crew_batch){ NULL, &a.task, 1 };
+	bad[n++] = (crew_batch){ &a.task, NULL, 1 };
+	bad[n++] = (crew_batch){ NULL, &a.task, 2 };
+	/* len 0 with a non-NULL end. */
+	bad[n++] = (crew_batch){ &a.task, &a.task, 0 };
+	bad[n++] = (crew_batch){ &a.task, NULL, 0 };
+	bad[n++] = (crew_batch){ NULL, &a.task, 0 };
+	/* len 1 with head != tail, len 2 with head == tail. */
+	bad[n++] = (crew_batch){ &a.task, &b.task, 1 };
+	bad[n++] = (crew_batch){ &a.task, &a.task, 2 };
+	for (size_t i = 0; i < n; i++) {
+		a.task.next = &b.task;
+		b.task.next = NULL;
+		cr_assert_eq(crew_schedule(p, bad[i]), CREW_EINVAL,
+		    "malformed batch %zu accepted", i);
+	}
+	/* tail->next != NULL. */
+	a.task.next = &b.task;
+	b.task.next = &c.task;
+	cr_assert_eq(crew_schedule(p, (crew_batch){ &a.task, &b.task, 2 }),
+	    CREW_EINVAL);
+	a.task.next = &c.task;
+	cr_assert_eq(crew_schedule(p, (crew_batch){ &a.task, &a.task, 1 }),
+	    CREW_EINVAL);
+	/* A NULL fn at either end. */
+	nofn.next = &a.task;
+	a.task.next = NULL;
+	cr_assert_eq(crew_schedule(p, (crew_batch){ &nofn, &a.task, 2 }),
+	    CREW_EINVAL);
+	a.task.next = &nofn2;
+	cr_assert_eq(crew_schedule(p, (crew_batch){ &a.task, &nofn2, 2 }),
+	    CREW_EINVAL);
+	cr_assert_eq(crew_schedule(p, (crew_batch){ &nofn2, &nofn2, 1 }),
+	    CREW_EINVAL);
+	/* Nothing was queued and no thread started. */
+	expect_no_thread(p);
+	cr_assert_eq(atomic_load(&a.runs) + atomic_load(&b.runs) +
+	    atomic_load(&c.runs), 0);
+	/* The caller still owns the tasks: a well-formed batch of them runs
+	 * each exactly once. */
+	{
+		crew_batch ok = CREW_BATCH_INIT;
+
+		cr_assert_eq(crew_batch_push(&ok, &a.task), 0);
+		cr_assert_eq(crew_batch_push(&ok, &b.task), 0);
+		cr_assert_eq(crew_batch_push(&ok, &c.task), 0);
+		cr_assert_eq(crew_schedule(p, ok), 0);
+	}
+	cr_assert_eq(crew_pool_shutdown(p), 0);
+	cr_assert_eq(atomic_load(&a.runs), 1);
+	cr_assert_eq(atomic_load(&b.runs), 1);
+	cr_assert_eq(atomic_load(&c.runs), 1);
+	pool_free(p);
+}
+
+Test(api, empty_batch_is_ok_and_starts_nothing, .timeout = 60)
+{
+	crew_pool *p;
+
+	t_fail_create(0, 0, 0);
+	p = pool_with(2);
+	cr_assert_eq(crew_schedule(p, (crew_batch)CREW_BATCH_INIT), 0);
+	cr_assert_eq(crew_schedule(p, (crew_batch){ NULL, NULL, 0 }), 0);
+	expect_no_thread(p);
+	pool_free(p);
+	cr_assert_eq(t_create_calls(), 0);
+}
+
+Test(api, eagain_when_no_thread_can_start, .timeout = 60)
+{
+	crew_pool *p;
+	struct ctask a, b;
+	crew_batch batch = CREW_BATCH_INIT;
+	crew_stats s;
+
+	p = pool_with(2);
+	ctask_init(&a);
+	ctask_init(&b);
+	t_fail_create(1, 1, 0); /* every pthread_create fails */
+	cr_assert_eq(crew_submit(p, &a.task), CREW_EAGAIN);
+	cr_assert_eq(crew_batch_push(&batch, &a.task), 0);
+	cr_assert_eq(crew_batch_push(&batch, &b.task), 0);
+	cr_assert_eq(crew_schedule(p, batch), CREW_EAGAIN);
+	s = stats_of(p);
+	cr_assert_eq(s.threads_spawned, 0);
+	cr_assert_eq(s.threads_live, 0, "a failed spawn kept its reservation");
+	cr_assert_eq(s.spawn_failures, 2);
+	cr_assert_eq(s.global_pushes, 0);
+	cr_assert(t_create_calls() >= 2);
+	/* Once threads can start again, the same tasks are accepted. */
+	t_fail_create(0, 0, 0);
+	batch = (crew_batch)CREW_BATCH_INIT;
+	cr_assert_eq(crew_batch_push(&batch, &a.task), 0);
+	cr_assert_eq(crew_batch_push(&batch, &b.task), 0);
+	cr_assert_eq(crew_schedule(p, batch), 0);
+	cr_assert_eq(crew_pool_shutdown(p), 0);
+	cr_assert_eq(atomic_load(&a.runs), 1);
+	cr_assert_eq(atomic_load(&b.runs), 1);
+	s = stats_of(p);
+	cr_assert(s.threads_spawned >= 1);
+	cr_assert_eq(s.tasks_run, 2);
+	pool_free(p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Batches.                                                            */
+
+Test(api, batch_push_semantics, .timeout = 60)
+{
+	struct ctask a, b;
+	crew_task nofn = CREW_TASK_INIT(NULL);
+	crew_batch bt = CREW_BATCH_INIT;
+
+	ctask_init(&a);
+	ctask_init(&b);
+	cr_assert_eq(crew_batch_push(NULL, &a.task), CREW_EINVAL);
+	cr_assert_eq(crew_batch_push(&bt, NULL), CREW_EINVAL);
+	cr_assert_eq(crew_batch_push(&bt, &nofn), CREW_EINVAL);
+	cr_assert(bt.head == NULL && bt.tail == NULL && bt.len == 0,
+	    "a refused push changed the batch");
+	/* A stale next is cleared. */
+	a.task.next = &b.task;
+	cr_assert_eq(crew_batch_push(&bt, &a.task), 0);
+	cr_assert(bt.head == &a.task && bt.tail == &a.task && bt.len == 1);
+	cr_assert_null(a.task.next);
+	b.task.next = &a.task;
+	cr_assert_eq(crew_batch_push(&bt, &b.task), 0);
+	cr_assert(bt.head == &a.task && bt.tail == &b.task && bt.len == 2);
+	cr_assert_eq(a.task.next, &b.task);
+	cr_assert_null(b.task.next);
+	cr_assert_eq(crew_batch_push(&bt, &nofn), CREW_EINVAL);
+	cr_assert(bt.head == &a.task && bt.tail == &b.task && bt.len == 2);
+}
+
+Test(api, batch_append_semantics, .timeout = 60)
+{
+	struct ctask t[5];
+	crew_batch x = CREW_BATCH_INIT, y = CREW_BATCH_INIT;
+	crew_batch empty = CREW_BATCH_INIT;
+	crew_pool *p;
+
+	for (int i = 0; i < 5; i++)
+		ctask_init(&t[i]);
+	cr_assert_eq(crew_batch_append(NULL, &x), CREW_EINVAL);
+	cr_assert_eq(crew_batch_append(&x, NULL), CREW_EINVAL);
+	/* empty + empty */
+	cr_assert_eq(crew_batch_append(&x, &empty), 0);
+	cr_assert(x.head == NULL && x.tail == NULL && x.len == 0);
+	/* empty dst takes src whole */
+	cr_assert_eq(crew_batch_push(&y, &t[0].task), 0);
+	cr_assert_eq(crew_batch_push(&y, &t[1].task), 0);
+	cr_assert_eq(crew_batch_append(&x, &y), 0);
+	cr_assert(x.head == &t[0].task && x.tail == &t[1].task && x.len == 2);
+	cr_assert(y.head == NULL && y.tail == NULL && y.len == 0,
+	    "src not emptied");
+	/* non-empty dst + empty src: unchanged */
+	cr_assert_eq(crew_batch_append(&x, &y), 0);
+	cr_assert(x.head == &t[0].task && x.tail == &t[1].task && x.len == 2);
+	/* non-empty + non-empty: linked in order */
+	cr_assert_eq(crew_batch_push(&y, &t[2].task), 0);
+	cr_assert_eq(crew_batch_push(&y, &t[3].task), 0);
+	cr_assert_eq(crew_batch_push(&y, &t[4].task), 0);
+	cr_assert_eq(crew_batch_append(&x, &y), 0);
+	cr_assert(x.head == &t[0].task && x.tail == &t[4].task && x.len == 5);
+	cr_assert(y.head == NULL && y.tail == NULL && y.len == 0);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(t[i].task.next, &t[i + 1].task);
+	cr_assert_null(t[4].task.next);
+	/* The result is a well-formed batch. */
+	p = pool_with(2);
+	cr_assert_eq(crew_schedule(p, x), 0);
+	cr_assert_eq(crew_pool_shutdown(p), 0);
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(atomic_load(&t[i].runs), 1);
+	pool_free(p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Errors and version.                                                 */
+
+Test(api, strerror_every_code, .timeout = 60)
+{
+	static const struct {
+		int code;
+		const char *text;
+	} known[] = {
+		{ 0, NULL },
+#define ROW(name, value, text) { CREW_##name, text },
+		CREW_ERRNO_MAP(ROW)
+#undef ROW
+	};
+	const size_t nk = sizeof(known) / sizeof(known[0]);
+	const int unknown[] = { 1, -1, -2, -4096, 12345, INT_MIN, INT_MAX };
+	const char *u0 = crew_strerror(unknown[0]);
+
+	/* The codes are negative errno values. */
+	cr_assert_eq(CREW_OK, 0);
+	cr_assert_eq(CREW_EINVAL, -EINVAL);
+	cr_assert_eq(CREW_ENOMEM, -ENOMEM);
+	cr_assert_eq(CREW_EAGAIN, -EAGAIN);
+	cr_assert_eq(CREW_ESHUTDOWN, -ESHUTDOWN);
+	cr_assert_eq(CREW_EDEADLK, -EDEADLK);
+	cr_assert_eq(nk, 6, "a new error code needs a test");
+	for (size_t i = 0; i < nk; i++) {
+		const char *s = crew_strerror(known[i].code);
+
+		cr_assert_not_null(s, "strerror(%d) is NULL", known[i].code);
+		cr_assert(s[0] != '\0', "strerror(%d) is empty", known[i].code);
+		if (known[i].text != NULL)
+			cr_assert_str_eq(s, known[i].text);
+		cr_assert_str_neq(s, u0, "strerror(%d) is the unknown text",
+		    known[i].code);
+		for (size_t j = 0; j < i; j++)
+			cr_assert_str_neq(s, crew_strerror(known[j].code),
+			    "codes %d and %d share a text", known[i].code,
+			    known[j].code);
+	}
+	cr_assert_not_null(u0);
+	cr_assert(u0[0] != '\0');
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
+		cr_assert_str_eq(crew_strerror(unknown[i]), u0,
+		    "code %d", unknown[i]);
+}
+
+Test(api, version, .timeout = 60)
+{
+	char want[32];
+
+	cr_assert_eq(crew_version(), CREW_VERSION_HEX);
+	cr_assert_eq(CREW_VERSION_HEX, (unsigned)((CREW_VERSION_MAJOR << 16) |
+	    (CREW_VERSION_MINOR << 8) | CREW_VERSION_PATCH));
+	snprintf(want, sizeof(want), "%d.%d.%d", CREW_VERSION_MAJOR,
+	    CREW_VERSION_MINOR, CREW_VERSION_PATCH);
+	cr_assert_not_null(crew_version_string());
+	cr_assert_str_eq(crew_version_string(), want);
+}
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle.                                                          */
+
+Test(api, submit_after_shutdown_never_started, .timeout = 60)
+{
+	crew_pool *p;
+	struct ctask a, b;
+	crew_batch batch = CREW_BATCH_INIT;
+
+	t_fail_create(0, 0, 0);
+	p = pool_with(2);
+	ctask_init(&a);
+	ctask_init(&b);
+	cr_assert_eq(crew_pool_shutdown(p), 0);
+	cr_assert_eq(crew_submit(p, &a.task), CREW_ESHUTDOWN);
+	cr_assert_eq(crew_batch_push(&batch, &a.task), 0);
+	cr_assert_eq(crew_batch_push(&batch, &b.task), 0);
+	cr_assert_eq(crew_schedule(p, batch), CREW_ESHUTDOWN);
+	/* An empty batch is still 0. */
+	cr_assert_eq(crew_schedule(p, (crew_batch)CREW_BATCH_INIT), 0);
+	expect_no_thread(p);
+	cr_assert_eq(stats_of(p).global_pushes, 0);
+	pool_free(p);
+	cr_assert_eq(atomic_load(&a.runs), 0);
+	cr_assert_eq(atomic_load(&b.runs), 0);
+}
+
+Test(api, submit_after_shutdown_after_work, .timeout = 60)
+{
+	crew_pool *p = pool_with(2);
+	struct ctask first, late, late2;
+	crew_batch batch = CREW_BATCH_INIT;
+	crew_stats s;
+
+	ctask_init(&first);
+	ctask_init(&late);
+	ctask_init(&late2);
+	cr_assert_eq(crew_submit(p, &first.task), 0);
+	cr_assert_eq(crew_pool_shutdown(p), 0);
+	cr_assert_eq(atomic_load(&first.runs), 1);
+	cr_assert_eq(crew_submit(p, &late.task), CREW_ESHUTDOWN);
+	cr_assert_eq(crew_batch_push(&batch, &late.task), 0);
+	cr_assert_eq(crew_batch_push(&batch, &late2.task), 0);
+	cr_assert_eq(crew_schedule(p, batch), CREW_ESHUTDOWN);
+	s = stats_of(p);
+	cr_assert_eq(s.tasks_run, 1);
+	cr_assert_eq(s.global_pushes, 1);
+	cr_assert_eq(s.threads_live, 0, "workers still live after shutdown");
+	pool_free(p);
+	cr_assert_eq(atomic_load(&late.runs), 0);
+	cr_assert_eq(atomic_load(&late2.runs), 0);
+}
+
+Test(api, shutdown_twice_returns_zero, .timeout = 60)
+{
+	crew_pool *p = pool_with(2);
+	struct ctask a;
+
+	ctask_init(&a);
+	cr_assert_eq(crew_submit(p, &a.task), 0);
+	cr_assert_eq(crew_pool_shutdown(p), 0);
+	cr_assert_eq(crew_pool_shutdown(p), 0);
+	cr_assert_eq(crew_pool_shutdown(p), 0);
+	cr_assert_eq(atomic_load(&a.runs), 1);
+	pool_free(p); /* destroy after shutdown: 0 */
+}
+
+/* EDEADLK: a task calls shutdown and destroy on its own pool. */
+struct selfkill {
+	crew_task task;
+	crew_pool *pool, *other;
+	_Atomic int rc_shutdown, rc_destroy, rc_other, idx;
+	_Atomic unsigned done;
+};
+
+static void
+selfkill_fn(crew_task *t)
+{
+	struct selfkill *k = crew_container_of(t, struct selfkill, task);
+
+	atomic_store(&k->idx, crew_worker_index(k->pool));
+	atomic_store(&k->rc_shutdown, crew_pool_shutdown(k->pool));
+	atomic_store(&k->rc_destroy, crew_pool_destroy(k->pool));
+	/* Another pool may be shut down from here. */
+	if (k->other != NULL)
+		atomic_store(&k->rc_other, crew_pool_shutdown(k->other));
+	atomic_store(&k->done, 1);
+}
+
+Test(api, shutdown_and_destroy_from_own_task_are_edeadlk, .timeout = 60)
+{
+	crew_pool *p = pool_with(2), *other = NULL;
+	struct selfkill k;
+	struct ctask after;
+
+	cr_assert_eq(crew_pool_create(&other, NULL), 0);
+	memset(&k, 0, sizeof(k));
+	k.task.fn = selfkill_fn;
+	k.pool = p;
+	k.other = other;
+	atomic_init(&k.rc_shutdown, 1);
+	atomic_init(&k.rc_destroy, 1);
+	atomic_init(&k.rc_other, 1);
+	atomic_init(&k.idx, -2);
+	atomic_init(&k.done, 0);
+	cr_assert_eq(crew_submit(p, &k.task), 0);
+	cr_assert_eq(wait_at_least(&k.done, 1, 30), 1, "the task did not finish");
+	cr_assert_eq(atomic_load(&k.rc_shutdown), CREW_EDEADLK);
+	cr_assert_eq(atomic_load(&k.rc_destroy), CREW_EDEADLK);
+	cr_assert_eq(atomic_load(&k.rc_other), 0);
+	cr_assert(atomic_load(&k.idx) >= 0);
+	/* The pool was neither shut down nor freed: it still takes work. */
+	ctask_init(&after);
+	cr_assert_eq(crew_submit(p, &after.task), 0);
+	cr_assert_eq(crew_pool_shutdown(p), 0);
+	cr_assert_eq(atomic_load(&after.runs), 1);
+	cr_assert_eq(stats_of(p).tasks_run, 2);
+	pool_free(p);
+	cr_assert_eq(crew_submit(other, &after.task), CREW_ESHUTDOWN);
+	cr_assert_eq(crew_pool_destroy(other), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Inside tasks: index, name, stack.                                   */
+
+struct probe {
+	crew_task task;
+	crew_pool *pool, *other;
+	_Atomic int idx, other_idx;
+	char name[32];
+	size_t stack;
+	_Atomic unsigned done;
+};
+
+static void
+probe_fn(crew_task *t)
+{
+	struct probe *pr = crew_container_of(t, struct probe, task);
+	pthread_attr_t attr;
+
+	atomic_store(&pr->idx, crew_worker_index(pr->pool));
+	atomic_store(&pr->other_idx, crew_worker_index(pr->other));
+	if (pthread_getname_np(pthread_self(), pr->name, sizeof(pr->name)) != 0)
+		strcpy(pr->name, "?getname failed");
+	pr->stack = 0;
+	if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+		(void)pthread_attr_getstacksize(&attr, &pr->stack);
+		pthread_attr_destroy(&attr);
+	}
+	atomic_store(&pr->done, 1);
+}
+
+static void
+probe_init(struct probe *pr, crew_pool *p, crew_pool *other)
+{
+	memset(pr, 0, sizeof(*pr));
+	pr->task.fn = probe_fn;
+	pr->pool = p;
+	pr->other = other;
+	atomic_init(&pr->idx, -2);
+	atomic_init(&pr->other_idx, -2);
+	atomic_init(&pr->done, 0);
+}
+
+Test(api, worker_index_inside_and_outside, .timeout = 60)
+{
+	enum { N = 64, MAX = 3 };
+	crew_pool *p = pool_with(MAX), *other = pool_with(1);
+	struct probe *pr = calloc(N, sizeof(*pr));
+	crew_batch b = CREW_BATCH_INIT;
+
+	cr_assert_not_null(pr);
+	t_watch_pool(p);
+	cr_assert_eq(crew_worker_index(p), -1);
+	cr_assert_eq(crew_worker_index(other), -1);
+	for (int i = 0; i < N; i++) {
+		probe_init(&pr[i], p, other);
+		cr_assert_eq(crew_batch_push(&b, &pr[i].task), 0);
+	}
+	cr_assert_eq(crew_schedule(p, b), 0);
+	cr_assert_eq(crew_pool_shutdown(p), 0);
+	for (int i = 0; i < N; i++) {
+		int idx = atomic_load(&pr[i].idx);
+
+		cr_assert_eq(atomic_load(&pr[i].done), 1);
+		cr_assert(idx >= 0 && idx < MAX, "task %d saw index %d", i, idx);
+		cr_assert((uint64_t)idx < stats_of(p).threads_spawned);
+		cr_assert_eq(atomic_load(&pr[i].other_idx), -1,
+		    "a worker of one pool has an index in another");
+	}
+	cr_assert_eq(crew_worker_index(p), -1);
+	free(pr);
+	t_watchdog_off();
+	cr_assert_eq(crew_pool_destroy(other), 0);
+	pool_free(p);
+}
+
+static void
+check_names(const char *prefix, const char *want_prefix, bool exact_index)
+{
+	enum { N = 16 };
+	crew_config cfg;
+	crew_pool *p;
+	struct probe *pr = calloc(N, sizeof(*pr));
+	crew_batch b = CREW_BATCH_INIT;
+
+	cr_assert_not_null(pr);
+	cr_assert_eq(crew_config_init(&cfg), 0);
+	cfg.max_threads = 4;
+	if (prefix != NULL)
+		cfg.name_prefix = prefix;
+	p = pool_new(&cfg);
+	for (int i = 0; i < N; i++) {
+		probe_init(&pr[i], p, NULL);
+		cr_assert_eq(crew_batch_push(&b, &pr[i].task), 0);
+	}
+	cr_assert_eq(crew_schedule(p, b), 0);
+	cr_assert_eq(crew_pool_shutdown(p), 0);
+	for (int i = 0; i < N; i++) {
+		char want[64];
+
+		cr_assert_eq(atomic_load(&pr[i].done), 1);
+		cr_assert_eq(strncmp(pr[i].name, want_prefix, strlen(want_prefix)),
+		    0, "thread name \"%s\" does not start with \"%s\"",
+		    pr[i].name, want_prefix);
+		cr_assert(strlen(pr[i].name) <= 15);
+		if (exact_index) {
+			snprintf(want, sizeof(want), "%s%d", want_prefix,
+			    atomic_load(&pr[i].idx));
+			cr_assert_str_eq(pr[i].name, want);
+		}
+	}
+	free(pr);
+	pool_free(p);
+}
+
+Test(api, thread_names_use_prefix, .timeout = 60)
+{
+	check_names("tst-", "tst-", true);
+}
+
+Test(api, thread_names_default_prefix, .timeout = 60)
+{
+	check_names(NULL, "crew-", true);
+}
+
+Test(api, thread_names_long_prefix_is_cut, .timeout = 60)
+{
+	check_names("abcdefghijklmnopqrstuvwxyz", "abcdefghijklmno", false);
+}
+
+Test(api, stack_size_is_honoured, .timeout = 60)
+{
+	const size_t want = (16u << 20) + (64u << 10);
+	crew_config cfg;
+	crew_pool *p;
+	struct probe pr;
+
+	cr_assert_eq(crew_config_init(&cfg), 0);
+	cfg.max_threads = 1;
+	cfg.stack_size = want;
+	p = pool_new(&cfg);
+	probe_init(&pr, p, NULL);
+	cr_assert_eq(crew_submit(p, &pr.task), 0);
+	cr_assert_eq(crew_pool_shutdown(p), 0);
+	cr_assert_eq(atomic_load(&pr.done), 1);
+	cr_assert(pr.stack >= want, "worker stack %zu < requested %zu",
+	    pr.stack, want);
+	pool_free(p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Hooks.                                                              */
+
+#define HOOK_MAX 4
+
+struct hooks {
+	crew_pool *pool;
+	_Atomic unsigned start[HOOK_MAX + 1], stop[HOOK_MAX + 1];
+	atomic_ulong bad;
+	_Atomic unsigned arrived;
+};
+
+static _Thread_local int hook_started = -1;
+
+static void
+on_start(void *ctx, unsigned index)
+{
+	struct hooks *h = ctx;
+
+	if (index >= HOOK_MAX || hook_started != -1 ||
+	    crew_worker_index(h->pool) != (int)index) {
+		atomic_fetch_add(&h->bad, 1);
+		index = HOOK_MAX;
+	}
+	hook_started = (int)index;
+	atomic_fetch_add(&h->start[index], 1);
+}
+
+static void
+on_stop(void *ctx, unsigned index)
+{
+	struct hooks *h = ctx;
+
+	if (index >= HOOK_MAX || hook_started != (int)index) {
+		atomic_fetch_add(&h->bad, 1);
+		index = HOOK_MAX;
+	}
+	hook_started = -2;
+	atomic_fetch_add(&h->stop[index], 1);
+}
+
+struct hook_task {
+	crew_task task;
+	struct hooks *h;
+};
+
+static void
+hook_task_fn(crew_task *t)
+{
+	struct hook_task *ht = crew_container_of(t, struct hook_task, task);
+
+	/* The start hook ran on this thread, before this task. */
+	if (hook_started != crew_worker_index(ht->h->pool) || hook_started < 0)
+		atomic_fetch_add(&ht->h->bad, 1);
+	/* Hold the thread briefly so more workers get started. */
+	atomic_fetch_add(&ht->h->arrived, 1);
+	(void)wait_at_least(&ht->h->arrived, HOOK_MAX, 0.2);
+}
+
+Test(api, thread_hooks_once_per_thread, .timeout = 60)
+{
+	static struct hooks h;
+	struct hook_task ht[2 * HOOK_MAX];
+	crew_config cfg;
+	crew_pool *p;
+	crew_batch b = CREW_BATCH_INIT;
+	crew_stats s;
+
+	memset(&h, 0, sizeof(h));
+	cr_assert_eq(crew_config_init(&cfg), 0);
+	cfg.max_threads = HOOK_MAX;
+	cfg.on_thread_start = on_start;
+	cfg.on_thread_stop = on_stop;
+	cfg.hook_ctx = &h;
+	p = pool_new(&cfg);
+	h.pool = p;
+	for (int i = 0; i < 2 * HOOK_MAX; i++) {
+		ht[i].task.fn = hook_task_fn;
+		ht[i].h = &h;
+		cr_assert_eq(crew_batch_push(&b, &ht[i].task), 0);
+	}
+	cr_assert_eq(crew_schedule(p, b), 0);
+	cr_assert_eq(crew_pool_shutdown(p), 0);
+	s = stats_of(p);
+	cr_assert(s.threads_spawned >= 1 && s.threads_spawned <= HOOK_MAX);
+	cr_assert_eq(atomic_load(&h.bad), 0, "%lu hook/thread mismatches",
+	    atomic_load(&h.bad));
+	for (unsigned i = 0; i <= HOOK_MAX; i++) {
+		unsigned want = i < s.threads_spawned ? 1 : 0;
+
+		cr_assert_eq(atomic_load(&h.start[i]), want,
+		    "worker %u: start hook ran %u times", i,
+		    atomic_load(&h.start[i]));
+		cr_assert_eq(atomic_load(&h.stop[i]), want,
+		    "worker %u: stop hook ran %u times", i,
+		    atomic_load(&h.stop[i]));
+	}
+	cr_assert_eq(s.tasks_run, 2 * HOOK_MAX);
+	cr_log_info("%lu threads started", (unsigned long)s.threads_spawned);
+	pool_free(p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Resubmission and counters.                                          */
+
+struct again {
+	crew_task task;
+	crew_pool *pool;
+	unsigned limit;
+	bool use_batch;
+	_Atomic unsigned runs;
+	atomic_ulong bad;
+	struct ctask *foreign;
+};
+
+static void
+again_fn(crew_task *t)
+{
+	struct again *a = crew_container_of(t, struct again, task);
+	unsigned n = atomic_fetch_add(&a->runs, 1) + 1;
+	int rc;
+
+	if (n >= a->limit)
+		return;
+	/* A stale link from an earlier life must not matter. */
+	t->next = &a->foreign->task;
+	if (a->use_batch) {
+		crew_batch b = CREW_BATCH_INIT;
+
+		rc = crew_batch_push(&b, t);
+		if (rc == 0)
+			rc = crew_schedule(a->pool, b);
+	} else {
+		rc = crew_submit(a->pool, t);
+	}
+	if (rc != 0)
+		atomic_fetch_add(&a->bad, 1);
+}
+
+static void
+resubmit(bool use_batch)
+{
+	const unsigned n = 1000;
+	crew_pool *p = pool_with(2);
+	struct again a;
+	struct ctask foreign;
+	crew_stats s;
+
+	ctask_init(&foreign);
+	memset(&a, 0, sizeof(a));
+	a.task.fn = again_fn;
+	a.pool = p;
+	a.limit = n;
+	a.use_batch = use_batch;
+	a.foreign = &foreign;
+	atomic_init(&a.runs, 0);
+	atomic_init(&a.bad, 0);
+	a.task.next = &foreign.task; /* stale from the start too */
+	cr_assert_eq(crew_submit(p, &a.task), 0);
+	cr_assert_eq(crew_pool_shutdown(p), 0);
+	cr_assert_eq(atomic_load(&a.bad), 0);
+	cr_assert_eq(atomic_load(&a.runs), n);
+	cr_assert_eq(atomic_load(&foreign.runs), 0, "a stale link ran a task");
+	s = stats_of(p);
+	cr_assert_eq(s.tasks_run, n);
+	cr_assert_eq(s.global_pushes, 1);
+	cr_assert_eq(s.local_pushes, n - 1, "resubmits from a worker are local");
+	pool_free(p);
+}
+
+Test(api, task_resubmits_itself, .timeout = 60)
+{
+	resubmit(false);
+}
+
+Test(api, task_reschedules_itself_as_batch, .timeout = 60)
+{
+	resubmit(true);
+}
+
+Test(api, batch_of_1000_runs_each_once, .timeout = 60)
+{
+	enum { N = 1000 };
+	struct ctask *t = calloc(N, sizeof(*t));
+	crew_pool *p = pool_with(4);
+	crew_batch b = CREW_BATCH_INIT;
+	crew_stats s;
+
+	cr_assert_not_null(t);
+	for (int i = 0; i < N; i++) {
+		ctask_init(&t[i]);
+		t[i].task.next = &t[(i + 7) % N].task; /* stale garbage */
+		cr_assert_eq(crew_batch_push(&b, &t[i].task), 0);
+	}
+	cr_assert_eq(b.len, N);
+	cr_assert_eq(crew_schedule(p, b), 0);
+	cr_assert_eq(crew_pool_shutdown(p), 0);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(atomic_load(&t[i].runs), 1, "task %d ran %u times",
+		    i, atomic_load(&t[i].runs));
+	s = stats_of(p);
+	cr_assert_eq(s.tasks_run, N);
+	cr_assert_eq(s.global_pushes, N);
+	cr_assert_eq(s.local_pushes, 0);
+	pool_free(p);
+	free(t);
+}
+
+Test(api, stats_after_10000_tasks, .timeout = 60)
+{
+	enum { N = 10000 };
+	struct ctask *t = calloc(N, sizeof(*t));
+	crew_pool *p = pool_with(4);
+	crew_stats s;
+
+	cr_assert_not_null(t);
+	s = stats_of(p);
+	cr_assert_eq(s.tasks_run, 0);
+	cr_assert_eq(s.global_pushes, 0);
+	cr_assert_eq(s.max_threads, 4);
+	for (int i = 0; i < N; i++) {
+		ctask_init(&t[i]);
+		cr_assert_eq(crew_submit(p, &t[i].task), 0);
+	}
+	cr_assert_eq(crew_pool_shutdown(p), 0);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(atomic_load(&t[i].runs), 1, "task %d ran %u times",
+		    i, atomic_load(&t[i].runs));
+	s = stats_of(p);
+	cr_assert_eq(s.tasks_run, N);
+	cr_assert_eq(s.global_pushes, N);
+	cr_assert_eq(s.local_pushes, 0);
+	cr_assert_eq(s.spawn_failures, 0);
+	cr_assert(s.threads_spawned >= 1 && s.threads_spawned <= 4);
+	cr_assert_eq(s.threads_live, 0, "threads live after shutdown");
+	cr_assert_eq(s.threads_idle, 0);
+	cr_assert_eq(s.max_threads, 4);
+	cr_assert(s.wakeups <= s.parks);
+	pool_free(p);
+	free(t);
+}
