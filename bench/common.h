@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared helpers for the submit benchmarks: timing, arguments, the task
+ * body, completion signalling, statistics and the output format.
+ *
+ * Every program is run as   <prog> <workload> <threads>
+ * with workload one of submit_task, submit_batch, wake, idle_cpu, and
+ * prints one machine-readable line per figure:
+ *
+ *   runtime=crew workload=submit_task threads=2 value=15.3 unit=Mtask/s better=higher
+ *
+ * followed by one line with the process's own CPU time, which run.sh uses
+ * to tell our CPU from other processes' in /proc/stat:
+ *
+ *   cpu_ms=812.4
+ *
+ * Sizes come from the environment: QUICK=1 shrinks everything; NTASKS,
+ * WAKE_SAMPLES, IDLE_MS override single knobs.
+ *
+ * Header-only and usable from C11 and C++17.
+ */
+#ifndef BENCH_COMMON_H
+#define BENCH_COMMON_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#ifdef __cplusplus
+#include <atomic>
+typedef std::atomic<long> bench_atomic_long;
+#define BENCH_FETCH_ADD(p, v) (p)->fetch_add((v), std::memory_order_relaxed)
+#define BENCH_STORE(p, v) (p)->store((v), std::memory_order_relaxed)
+#define BENCH_LOAD(p) (p)->load(std::memory_order_relaxed)
+#else
+#include <stdatomic.h>
+typedef _Atomic long bench_atomic_long;
+#define BENCH_FETCH_ADD(p, v)                                                 \
+	atomic_fetch_add_explicit((p), (v), memory_order_relaxed)
+#define BENCH_STORE(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
+#define BENCH_LOAD(p) atomic_load_explicit((p), memory_order_relaxed)
+#endif
+
+/* ------------------------------------------------------------- timing */
+
+static inline double
+bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* CPU time of the whole process (all threads), ns. */
+static inline double
+bench_proc_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static inline void
+bench_sleep_ms(double ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)(ms / 1000.0);
+	ts.tv_nsec = (long)((ms - (double)ts.tv_sec * 1000.0) * 1e6);
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* Busy work of about `ns` nanoseconds (warm-up tasks only). */
+static inline void
+bench_spin_ns(double ns)
+{
+	double end = bench_now_ns() + ns;
+
+	while (bench_now_ns() < end)
+		;
+}
+
+/* ---------------------------------------------------------- arguments */
+
+enum bench_workload {
+	BENCH_SUBMIT_TASK,
+	BENCH_SUBMIT_BATCH,
+	BENCH_WAKE,
+	BENCH_IDLE_CPU
+};
+
+struct bench_cfg {
+	const char *runtime;
+	const char *workload_name;
+	enum bench_workload workload;
+	int threads;
+	long ntasks;       /* tasks per burst (submit_*, idle_cpu) */
+	int wake_samples;  /* wake latency samples per process */
+	double wake_idle_ms; /* idle time before each wake sample */
+	double idle_settle_ms; /* idle_cpu: pause after the burst */
+	double idle_ms;    /* idle_cpu: measuring window */
+};
+
+static inline long
+bench_env_long(const char *name, long def)
+{
+	const char *s = getenv(name);
+	char *end;
+	long v;
+
+	if (s == NULL || *s == '\0')
+		return def;
+	v = strtol(s, &end, 10);
+	if (*end != '\0' || v <= 0) {
+		fprintf(stderr, "bad %s=%s\n", name, s);
+		exit(2);
+	}
+	return v;
+}
+
+static inline int
+bench_quick(void)
+{
+	const char *q = getenv("QUICK");
+
+	return q != NULL && *q != '\0' && strcmp(q, "0") != 0;
+}
+
+static inline void
+bench_parse(struct bench_cfg *c, const char *runtime, int argc, char **argv)
+{
+	static const char *const names[] = { "submit_task", "submit_batch",
+		"wake", "idle_cpu" };
+	int quick = bench_quick();
+	int i;
+
+	memset(c, 0, sizeof(*c));
+	c->runtime = runtime;
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s submit_task|submit_batch|wake|idle_cpu "
+		    "THREADS\n", argv[0]);
+		exit(2);
+	}
+	for (i = 0; i < 4; i++)
+		if (strcmp(argv[1], names[i]) == 0)
+			break;
+	if (i == 4) {
+		fprintf(stderr, "%s: unknown workload %s\n", argv[0], argv[1]);
+		exit(2);
+	}
+	c->workload = (enum bench_workload)i;
+	c->workload_name = names[i];
+	c->threads = atoi(argv[2]);
+	if (c->threads < 1 || c->threads > 1024) {
+		fprintf(stderr, "%s: bad thread count %s\n", argv[0], argv[2]);
+		exit(2);
+	}
+	c->ntasks = bench_env_long("NTASKS", quick ? 200000 : 1000000);
+	c->wake_samples = (int)bench_env_long("WAKE_SAMPLES", quick ? 40 : 200);
+	c->wake_idle_ms = 20;
+	c->idle_settle_ms = 100;
+	c->idle_ms = (double)bench_env_long("IDLE_MS", quick ? 300 : 1000);
+}
+
+/* ------------------------------------------------ the task body, done */
+
+/*
+ * Every runtime's task does exactly this: one relaxed increment of a
+ * single shared counter.  The task that brings the counter to the target
+ * posts bench_done if the runtime needs an explicit completion signal
+ * (crew and the mutex/condvar pool have no wait primitive; OpenMP and TBB
+ * use their own barrier / task_group::wait and never arm it).
+ */
+static bench_atomic_long bench_count;
+static long bench_target;
+static int bench_armed;
+static sem_t bench_done;
+
+static inline void
+bench_tick(void)
+{
+	long c = BENCH_FETCH_ADD(&bench_count, 1) + 1;
+
+	if (c == bench_target && bench_armed)
+		sem_post(&bench_done);
+}
+
+/* Arms a new round of `n` ticks.  Call with no task in flight. */
+static inline void
+bench_arm(long n, int use_sem)
+{
+	BENCH_STORE(&bench_count, 0);
+	bench_target = n;
+	bench_armed = use_sem;
+}
+
+static inline void
+bench_wait_done(void)
+{
+	while (sem_wait(&bench_done) != 0 && errno == EINTR)
+		;
+}
+
+static inline void
+bench_check_count(const struct bench_cfg *c, long want)
+{
+	long got = BENCH_LOAD(&bench_count);
+
+	if (got != want) {
+		fprintf(stderr, "%s %s: %ld tasks ran, expected %ld\n",
+		    c->runtime, c->workload_name, got, want);
+		exit(1);
+	}
+}
+
+/* ------------------------------------------------------------ output */
+
+static inline void
+bench_emit(const struct bench_cfg *c, const char *workload, double value,
+    const char *unit, const char *better)
+{
+	printf("runtime=%s workload=%s threads=%d value=%.4g unit=%s "
+	    "better=%s\n", c->runtime, workload, c->threads, value, unit,
+	    better);
+	fflush(stdout);
+}
+
+/* Throughput of a burst of n tasks that took ns. */
+static inline void
+bench_emit_rate(const struct bench_cfg *c, long n, double ns)
+{
+	bench_emit(c, c->workload_name, (double)n / ns * 1e3, "Mtask/s",
+	    "higher");
+}
+
+static inline int
+bench_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of v[0..n) (sorts v). */
+static inline double
+bench_percentile(double *v, int n, double pct)
+{
+	int k;
+
+	qsort(v, (size_t)n, sizeof(*v), bench_cmp_double);
+	k = (int)((pct / 100.0) * n + 0.999999) - 1;
+	if (k < 0)
+		k = 0;
+	if (k >= n)
+		k = n - 1;
+	return v[k];
+}
+
+/* Wake latencies in ns: prints p50 and p99 in microseconds. */
+static inline void
+bench_emit_wake(const struct bench_cfg *c, double *lat_ns, int n)
+{
+	double p50 = bench_percentile(lat_ns, n, 50);
+	double p99 = bench_percentile(lat_ns, n, 99);
+
+	bench_emit(c, "wake_p50", p50 / 1e3, "us", "lower");
+	bench_emit(c, "wake_p99", p99 / 1e3, "us", "lower");
+}
+
+/* CPU the process burnt over the idle window, ms per wall second. */
+static inline void
+bench_emit_idle(const struct bench_cfg *c, double cpu_ns, double wall_ns)
+{
+	bench_emit(c, "idle_cpu", (cpu_ns / 1e6) / (wall_ns / 1e9), "ms/s",
+	    "lower");
+}
+
+/*
+ * The idle_cpu measurement after the burst: settle, then the process's
+ * CPU time over idle_ms of wall time while the main thread sleeps.
+ */
+static inline void
+bench_idle_window(const struct bench_cfg *c)
+{
+	double c0, c1, w0, w1;
+
+	bench_sleep_ms(c->idle_settle_ms);
+	c0 = bench_proc_cpu_ns();
+	w0 = bench_now_ns();
+	bench_sleep_ms(c->idle_ms);
+	c1 = bench_proc_cpu_ns();
+	w1 = bench_now_ns();
+	bench_emit_idle(c, c1 - c0, w1 - w0);
+}
+
+/* Last line: the process's own CPU time (user + system, all threads). */
+static inline void
+bench_emit_self_cpu(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	printf("cpu_ms=%.1f\n",
+	    (double)ru.ru_utime.tv_sec * 1e3 + (double)ru.ru_utime.tv_usec / 1e3 +
+	    (double)ru.ru_stime.tv_sec * 1e3 + (double)ru.ru_stime.tv_usec / 1e3);
+	fflush(stdout);
+}
+
+static inline void
+bench_init(void)
+{
+	if (sem_init(&bench_done, 0, 0) != 0) {
+		perror("sem_init");
+		exit(1);
+	}
+}
+
+static inline double *
+bench_alloc_samples(int n)
+{
+	double *v = (double *)calloc((size_t)n, sizeof(double));
+
+	if (v == NULL) {
+		perror("calloc");
+		exit(1);
+	}
+	return v;
+}
+
+#endif /* BENCH_COMMON_H */
