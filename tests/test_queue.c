@@ -2,7 +2,8 @@
 /*
  * White-box tests of the intrusive multi-producer / try-lock-consumer queue
  * (src/queue.h): exact pop order (LIFO between pushes, FIFO inside one
- * pushed list) over 10^5 nodes, the CACHED invariant, BUSY and EMPTY,
+ * pushed list) over 10^5 nodes, random operation sequences checked against
+ * a model, the CACHED invariant, BUSY and EMPTY,
  * close, pushes made while locked, and a concurrent MPMC run (4 producers,
  * 2 try-lock consumers) in which every node must be popped exactly once.
  * Popped nodes are poisoned (LIVE -> DEAD) so a second pop is caught.
@@ -164,6 +165,106 @@ Test(queue, order_lifo_between_fifo_within_1e5, .timeout = 60)
 		cr_assert_eq(atomic_load(&v[i].magic), DEAD, "node %zu not popped", i);
 	free(start);
 	free(len);
+	free(v);
+}
+
+/*
+ * Random single-threaded push / trylock / pop_locked / unlock sequences
+ * over 10^5 nodes, each step checked against a model of the documented
+ * semantics: a private chain (the cache; FIFO) in front of a stack of
+ * pushed lists (newest list first, each in its own order), taken whole by
+ * trylock when nothing is cached, or by pop_locked when the chain runs dry.
+ * The word's flags and q->cache are checked after every unlock.
+ */
+Test(queue, random_ops_match_model_1e5, .timeout = 60)
+{
+	const size_t n = 100000;
+	struct node *v = nodes_new(n);
+	size_t *chain = calloc(n, sizeof(*chain)), ch = 0, chn = 0;
+	size_t *ls = calloc(n, sizeof(*ls)), *ll = calloc(n, sizeof(*ll));
+	size_t nl = 0, next_id = 0, popped = 0, steps = 0;
+	uint64_t rnd = t_seed();
+	bool locked = false;
+	struct crew__queue q;
+	crew_task *c = NULL;
+
+	cr_assert(chain != NULL && ls != NULL && ll != NULL);
+	crew__queue_init(&q);
+	while (popped < n) {
+		unsigned r = (unsigned)(t_rand(&rnd) % 100);
+
+		steps++;
+		if (r < 30 && next_id < n) {
+			size_t len = 1 + t_rand(&rnd) % 16;
+
+			if (len > n - next_id)
+				len = n - next_id;
+			push_nodes(&q, v, next_id, len);
+			ls[nl] = next_id;
+			ll[nl++] = len;
+			next_id += len;
+		} else if (!locked) {
+			int want = chn > 0 || nl > 0 ? CREW__Q_OK : CREW__Q_EMPTY;
+			int rc = crew__queue_trylock(&q, &c);
+
+			cr_assert_eq(rc, want, "step %zu: trylock %d want %d", steps,
+			    rc, want);
+			if (rc != CREW__Q_OK)
+				continue;
+			locked = true;
+			if (chn == 0) { /* nothing cached: takes the stack */
+				ch = 0;
+				while (nl > 0) {
+					nl--;
+					for (size_t j = 0; j < ll[nl]; j++)
+						chain[chn++] = ls[nl] + j;
+				}
+			}
+			cr_assert_eq(c, &v[chain[ch]].task, "step %zu: chain", steps);
+			cr_assert_eq(crew__queue_trylock(&q, &(crew_task *){ NULL }),
+			    CREW__Q_BUSY);
+		} else if (r < 90) {
+			crew_task *t;
+
+			if (chn == 0 && nl > 0) { /* dry chain: takes the stack */
+				ch = 0;
+				while (nl > 0) {
+					nl--;
+					for (size_t j = 0; j < ll[nl]; j++)
+						chain[chn++] = ls[nl] + j;
+				}
+			}
+			if (chn == 0) {
+				t = crew__queue_pop_locked(&q, &c);
+				cr_assert_null(t, "step %zu: popped from empty", steps);
+				continue;
+			}
+			pop_expect(&q, &c, v, chain[ch]);
+			ch++;
+			chn--;
+			popped++;
+			cr_assert_eq(c, chn ? &v[chain[ch]].task : NULL,
+			    "step %zu: chain after pop", steps);
+		} else {
+			crew__queue_unlock(&q, c);
+			locked = false;
+			cr_assert_eq(q.cache, chn ? &v[chain[ch]].task : NULL);
+			cr_assert_eq(flags_of(&q), chn ? CREW__Q_CACHED : 0,
+			    "step %zu: flags %#lx", steps,
+			    (unsigned long)flags_of(&q));
+			cr_assert_eq(ptr_of(&q),
+			    nl ? (uintptr_t)&v[ls[nl - 1]].task : 0);
+		}
+	}
+	if (locked)
+		crew__queue_unlock(&q, c);
+	cr_assert_eq(atomic_load(&q.word), 0);
+	cr_assert_eq(crew__queue_trylock(&q, &c), CREW__Q_EMPTY);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(atomic_load(&v[i].magic), DEAD, "node %zu", i);
+	free(chain);
+	free(ls);
+	free(ll);
 	free(v);
 }
 
