@@ -136,7 +136,9 @@ CREW_API int crew_pool_create(crew_pool **out, const crew_config *cfg);
  * Returns 0: every task will run exactly once; writes made before the call
  * happen-before each task's fn starts.  CREW_ESHUTDOWN: the pool no longer
  * accepts work.  CREW_EAGAIN: the pool has no worker and none could be
- * started.  CREW_EINVAL: NULL pool, malformed batch or a task with a NULL fn.
+ * started.  CREW_EINVAL: malformed batch (its chain does not hold exactly
+ * len tasks ending at tail) or a task with a NULL fn.  pool NULL means
+ * crew_global().
  * On any error no task of the batch was queued; the caller still owns them.
  * An empty batch returns 0.
  */

@@ -176,6 +176,9 @@ struct crew_pool {
 	_Atomic uint32_t drain_epoch;   /* S: bumped when the pool drains */
 	_Atomic uint32_t nworkers;      /* S: published prefix of workers[] */
 	_Atomic uint64_t spawn_failures;/* S */
+	_Atomic uint32_t spawn_retry;   /* S: a failed spawn awaits a retry */
+	_Atomic uint64_t retry_after_ns;/* S: not before this (backoff) */
+	_Atomic uint64_t retry_backoff_ns; /* S: doubles per failure */
 	alignas(CREW__CACHELINE) struct crew__worker **workers; /* I: array, L: entries */
 	unsigned max_threads;           /* I */
 	size_t stack_size;              /* I */

@@ -31,10 +31,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 _Thread_local struct crew__worker *crew__tls_worker;
 
 static void notify_slow(struct crew_pool *p, bool is_waking);
+static void spawn_retry(struct crew_pool *p);
+static void spawn(struct crew_pool *p);
 
 /* Every push that leaves work behind is followed by this. */
 static inline void
@@ -48,8 +51,13 @@ notify(struct crew_pool *p, bool is_waking)
 		 * the bit with its acquire CAS in wait() reads from this
 		 * RMW's release sequence and so sees our push. */
 		s = atomic_fetch_or_explicit(&p->sync, 0, memory_order_release);
-		if (s & CREW__SYNC_NOTIFIED)
+		if (s & CREW__SYNC_NOTIFIED) {
+			/* relaxed: a hint; spawn_retry re-checks with a swap */
+			if (CREW__UNLIKELY(atomic_load_explicit(&p->spawn_retry,
+			    memory_order_relaxed)))
+				spawn_retry(p);
 			return;
+		}
 	}
 	notify_slow(p, is_waking);
 }
@@ -116,24 +124,84 @@ signal_drained(struct crew_pool *p)
 	crew__futex_wake(&p->drain_epoch, INT_MAX);
 }
 
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Gives back a reservation whose thread did not start. */
 static void
 spawn_rollback(struct crew_pool *p)
 {
+	uint32_t s, n;
+	uint64_t backoff;
+	bool wake;
+
 	/* relaxed: statistic */
 	atomic_fetch_add_explicit(&p->spawn_failures, 1, memory_order_relaxed);
+	/* relaxed: backoff bookkeeping; only timing depends on it */
+	backoff = atomic_load_explicit(&p->retry_backoff_ns,
+	    memory_order_relaxed);
+	backoff = backoff == 0 ? 1000000u : backoff * 2;
+	if (backoff > 200000000u)
+		backoff = 200000000u;
+	/* relaxed: as above */
+	atomic_store_explicit(&p->retry_backoff_ns, backoff,
+	    memory_order_relaxed);
+	/* relaxed: as above */
+	atomic_store_explicit(&p->retry_after_ns, now_ns() + backoff,
+	    memory_order_relaxed);
 	/* relaxed: starting guess for the CAS */
-	uint32_t s = atomic_load_explicit(&p->sync, memory_order_relaxed);
-	uint32_t n;
-
+	s = atomic_load_explicit(&p->sync, memory_order_relaxed);
 	do
-		n = crew__sync_spawn_failed(s);
-	/* release: nothing to publish beyond the word itself, but keep
-	 * spawned decrements ordered like a worker's exit */
+		wake = crew__sync_spawn_failed(s, &n);
+	/* release: when the failure turns into a wake-up, it publishes the
+	 * pushes it covers, like notify_slow's CAS */
 	while (!atomic_compare_exchange_weak_explicit(&p->sync, &s, n,
 	    memory_order_release, memory_order_relaxed));
+	if (wake)
+		crew__event_notify(&p->idle_event);
+	else
+		/* relaxed: a hint read by notify's fast path */
+		atomic_store_explicit(&p->spawn_retry, 1, memory_order_relaxed);
 	if ((n & CREW__SYNC_CLOSING) && crew__sync_quiescent(n))
 		signal_drained(p);
+}
+
+/*
+ * A notify found `notified` set after a failed spawn: try once more to add
+ * a worker (with backoff), so a pool whose workers are all busy or blocked
+ * does not stay short of threads.
+ */
+static __attribute__((noinline)) void
+spawn_retry(struct crew_pool *p)
+{
+	uint32_t s, n;
+
+	/* relaxed: backoff bookkeeping */
+	if (now_ns() < atomic_load_explicit(&p->retry_after_ns,
+	    memory_order_relaxed))
+		return;
+	/* relaxed: one retrier at a time; the sync CAS below decides */
+	if (!atomic_exchange_explicit(&p->spawn_retry, 0, memory_order_relaxed))
+		return;
+	/* relaxed: starting guess for the CAS */
+	s = atomic_load_explicit(&p->sync, memory_order_relaxed);
+	do {
+		if (crew__sync_state(s) == CREW__SHUTDOWN ||
+		    crew__sync_spawned(s) >= p->max_threads ||
+		    crew__sync_idle(s) > 0)
+			return;
+		n = s + CREW__SYNC_SPAWNED_ONE;
+	/* relaxed: a reservation publishes nothing; the new worker finds
+	 * `notified` set and searches */
+	} while (!atomic_compare_exchange_weak_explicit(&p->sync, &s, n,
+	    memory_order_relaxed, memory_order_relaxed));
+	spawn(p);
 }
 
 static void
@@ -146,6 +214,10 @@ spawn(struct crew_pool *p)
 	pthread_mutex_unlock(&p->spawn_lock);
 	if (rc != 0)
 		spawn_rollback(p);
+	else
+		/* relaxed: backoff bookkeeping */
+		atomic_store_explicit(&p->retry_backoff_ns, 0,
+		    memory_order_relaxed);
 }
 
 /*
@@ -204,6 +276,30 @@ notify_slow(struct crew_pool *p, bool is_waking)
 		crew__event_notify(&p->idle_event);
 	else if (act == CREW__N_SPAWN)
 		spawn(p);
+}
+
+/*
+ * The waking thread found a task: hand the role on before running it, or,
+ * when it left nothing behind and nothing was notified meanwhile, give the
+ * role back without a wake-up (which would only find nothing).
+ */
+static void
+handoff_waking(struct crew_pool *p, bool pushed)
+{
+	/* relaxed: starting guess for the CAS */
+	uint32_t s = atomic_load_explicit(&p->sync, memory_order_relaxed);
+	uint32_t n;
+
+	if (!pushed) {
+		while (crew__sync_release_waking(s, &n)) {
+			/* relaxed: publishes nothing; a push after this in
+			 * modification order sees PENDING and wakes */
+			if (atomic_compare_exchange_weak_explicit(&p->sync, &s,
+			    n, memory_order_relaxed, memory_order_relaxed))
+				return;
+		}
+	}
+	notify(p, true);
 }
 
 /* ------------------------------------------------------------------ */
@@ -369,12 +465,15 @@ find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 		/* The victim drains its overflow queue last: take it first. */
 		if ((t = crew__ring_refill(w, &v->ovf, &got)) != NULL) {
 			CREW__STAT_ADD(w, tasks_stolen, got);
-			goto refilled;
+			*pushed = got > 1 || crew__queue_maybe_nonempty(&v->ovf);
+			goto other;
 		}
 		*busy |= crew__queue_maybe_nonempty(&v->ovf);
 		if ((t = crew__ring_steal(w, v, &got)) != NULL) {
 			CREW__STAT_ADD(w, tasks_stolen, got);
-			*pushed = got > 1;
+			/* Work left with the victim also gets a notify, in
+			 * case the victim is blocked in a long task. */
+			*pushed = got > 1 || crew__ring_size(v) > 0;
 			goto other;
 		}
 		if ((t = lifo_steal(w, v, &got)) != NULL) {
@@ -473,8 +572,10 @@ worker_main(void *arg)
 			}
 			retries = 0;
 			/* Hand the waking role on before running the task. */
-			if (pushed || waking)
-				notify(p, waking);
+			if (waking)
+				handoff_waking(p, pushed);
+			else if (pushed)
+				notify(p, false);
 			waking = false;
 			t->fn(t);
 			CREW__STAT_ADD(w, tasks_run, 1);
@@ -580,17 +681,38 @@ schedule(struct crew_pool *p, crew_task *head, crew_task *tail, size_t len)
 	return push_global(p, head, tail, len);
 }
 
+/*
+ * A batch is well formed when its chain has exactly `len` tasks, ends at
+ * `tail` with a NULL link, and every task has a function.  Checked in full
+ * (one pass over tasks the workers are about to touch anyway) because a bad
+ * link or a NULL fn found later would crash a worker.
+ */
+static bool
+batch_ok(const crew_batch *b)
+{
+	const crew_task *t = b->head;
+	size_t n = 0;
+
+	if (b->len == 0)
+		return b->head == NULL && b->tail == NULL;
+	if (b->head == NULL || b->tail == NULL || b->tail->next != NULL)
+		return false;
+	for (; t != NULL && n < b->len; t = t->next, n++) {
+		if (t->fn == NULL || (n + 1 == b->len) != (t == b->tail))
+			return false;
+	}
+	return n == b->len && t == NULL;
+}
+
 CREW_API int
 crew_schedule(crew_pool *p, crew_batch b)
 {
+	if (!batch_ok(&b))
+		return CREW_EINVAL;
+	if (b.len == 0)
+		return 0;
 	if (p == NULL && (p = crew_global()) == NULL)
 		return CREW_EAGAIN;
-	if (b.len == 0)
-		return b.head == NULL && b.tail == NULL ? 0 : CREW_EINVAL;
-	if (b.head == NULL || b.tail == NULL || b.tail->next != NULL ||
-	    b.head->fn == NULL || b.tail->fn == NULL ||
-	    (b.len == 1) != (b.head == b.tail))
-		return CREW_EINVAL;
 	return schedule(p, b.head, b.tail, b.len);
 }
 
@@ -641,6 +763,9 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	atomic_init(&p->drain_epoch, 0);
 	atomic_init(&p->nworkers, 0);
 	atomic_init(&p->spawn_failures, 0);
+	atomic_init(&p->spawn_retry, 0);
+	atomic_init(&p->retry_after_ns, 0);
+	atomic_init(&p->retry_backoff_ns, 0);
 	p->max_threads = max;
 	p->stack_size = cfg->stack_size;
 	p->cfg = *cfg;

@@ -43,15 +43,24 @@ crew__ring_init(struct crew__worker *w)
 		atomic_init(&w->slot[i], NULL);
 }
 
-/* Any thread; exact only for the owner. */
+/*
+ * Any thread; exact only for the owner.  A torn snapshot (the owner pushed
+ * and popped more than CAP times between the two loads) is re-read, never
+ * reported as empty.
+ */
 static inline uint32_t
 crew__ring_size(struct crew__worker *w)
 {
-	/* acquire/acquire in this order: same snapshot rule as steal */
-	uint32_t h = atomic_load_explicit(&w->head, memory_order_acquire);
-	uint32_t t = atomic_load_explicit(&w->tail, memory_order_acquire);
+	uint32_t h, t;
 
-	return t - h > CREW_RING_CAP ? 0 : t - h;
+	for (;;) {
+		/* acquire/acquire in this order: same snapshot rule as steal */
+		h = atomic_load_explicit(&w->head, memory_order_acquire);
+		t = atomic_load_explicit(&w->tail, memory_order_acquire);
+		if (t - h <= CREW_RING_CAP)
+			return t - h;
+		crew__cpu_relax();
+	}
 }
 
 /*

@@ -129,17 +129,52 @@ crew__sync_wait(uint32_t s, bool idle, bool is_waking, uint32_t *next)
 	return CREW__W_SLEEP;
 }
 
-/* Gives back a spawn reservation whose thread could not be started. */
-static inline uint32_t
-crew__sync_spawn_failed(uint32_t s)
+/*
+ * The waking thread found one task and left nothing behind.  If nothing was
+ * notified since it took the role, it may give the role back (PENDING)
+ * without waking anyone: there is nothing for another thread to find, and
+ * any later push sees PENDING and wakes a thread itself.  Returns false when
+ * a notification is pending: then it must hand the role on (notify).
+ */
+static inline bool
+crew__sync_release_waking(uint32_t s, uint32_t *next)
+{
+	if ((s & CREW__SYNC_NOTIFIED) || crew__sync_state(s) != CREW__WAKING)
+		return false;
+	*next = crew__sync_with_state(s, CREW__PENDING);
+	return true;
+}
+
+/*
+ * Gives back a spawn reservation whose thread could not be started.
+ * Returns true when the caller must post a token to the idle event.
+ *
+ * `notified` stays set: a worker between a search that missed the new work
+ * and its idle commit must still see it.  If a worker is idle by now, the
+ * failure becomes a wake-up of that worker (SIGNALED).  Otherwise the
+ * state reopens (PENDING); the pool then retries the spawn from a later
+ * notify through its retry flag, since a set `notified` makes notifies
+ * return early (bun #37738).
+ */
+static inline bool
+crew__sync_spawn_failed(uint32_t s, uint32_t *next)
 {
 	uint32_t n = s - CREW__SYNC_SPAWNED_ONE;
+	unsigned state = crew__sync_state(s);
 
-	/* Reopen the pool to later notifies; `notified` stays set so the
-	 * existing workers still look at the queues. */
-	if (crew__sync_state(s) == CREW__SIGNALED)
+	if (state == CREW__SHUTDOWN) {
+		*next = n;
+		return false;
+	}
+	if (crew__sync_idle(s) > 0 && state != CREW__WAKING) {
+		*next = crew__sync_with_state(n, CREW__SIGNALED) |
+		    CREW__SYNC_NOTIFIED;
+		return true;
+	}
+	if (state == CREW__SIGNALED)
 		n = crew__sync_with_state(n, CREW__PENDING);
-	return n;
+	*next = n;
+	return false;
 }
 
 /* The shutdown transition from a quiescent word. */

@@ -615,8 +615,9 @@ t_spawn_fail_kth(void)
 
 	T_CHECK(c, "oom");
 	for (unsigned k = 1; k <= 4; k++) {
-		atomic_size_t ran = 0, gran = 0;
-		size_t inl = 0, refused = 0;
+		atomic_size_t ran = 0, gran = 0, xran = 0;
+		size_t inl = 0, refused = 0, xsub = 0;
+		static struct chain_task extra[5000];
 		crew_stats st;
 		crew_pool *p = make_pool(4);
 
@@ -630,8 +631,15 @@ t_spawn_fail_kth(void)
 			while (crew_submit(p, &gates[i].task) == CREW_EAGAIN)
 				refused++;
 		}
-		for (int i = 0; i < 5000 && t_create_calls() < 4; i++)
+		/* A failed start is retried at a later notify (after a short
+		 * backoff): keep submitting small tasks until it happens. */
+		for (int i = 0; i < 5000 && t_create_calls() < 4; i++) {
+			extra[i] = (struct chain_task){ { count_fn, NULL }, 0,
+			    &xran, p };
+			if (crew_submit(p, &extra[i].task) == 0)
+				xsub++;
 			nap_us(1000);
+		}
 		T_CHECK(t_create_calls() >= 4, "k=%u: only %u thread starts tried",
 		    k, t_create_calls());
 		atomic_store(&gate_open, 1);
@@ -645,6 +653,7 @@ t_spawn_fail_kth(void)
 		T_CHECK(wait_count(&ran, n, 20), "k=%u: stalled at %zu of %zu", k,
 		    atomic_load(&ran), n);
 		T_CHECK(wait_count(&gran, 4, 20), "k=%u: gate tasks stalled", k);
+		T_CHECK(wait_count(&xran, xsub, 20), "k=%u: extra tasks stalled", k);
 		crew_pool_stats(p, &st);
 		T_CHECK(st.spawn_failures == 1, "k=%u: %llu failures counted", k,
 		    (unsigned long long)st.spawn_failures);

@@ -362,6 +362,19 @@ Test(api, malformed_batches_are_einval, .timeout = 60)
 	    CREW_EINVAL);
 	cr_assert_eq(crew_schedule(p, (crew_batch){ &nofn2, &nofn2, 1 }),
 	    CREW_EINVAL);
+	/* A NULL fn in the middle, and a len longer or shorter than the
+	 * chain: the whole batch is checked, not only its ends. */
+	a.task.next = &nofn;
+	nofn.next = &b.task;
+	b.task.next = NULL;
+	cr_assert_eq(crew_schedule(p, (crew_batch){ &a.task, &b.task, 3 }),
+	    CREW_EINVAL);
+	a.task.next = &c.task;
+	c.task.next = &b.task;
+	cr_assert_eq(crew_schedule(p, (crew_batch){ &a.task, &b.task, 4 }),
+	    CREW_EINVAL);
+	cr_assert_eq(crew_schedule(p, (crew_batch){ &a.task, &b.task, 2 }),
+	    CREW_EINVAL);
 	/* Nothing was queued and no thread started. */
 	expect_no_thread(p);
 	cr_assert_eq(atomic_load(&a.runs) + atomic_load(&b.runs) +

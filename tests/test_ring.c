@@ -1095,7 +1095,7 @@ continuous_checker(void *arg)
  * a task.  Retrying the two loads while tail - head > CAP (as steal does)
  * makes this pass; enable it together with that fix.
  */
-Test(ring, no_spurious_empty_continuous, .timeout = 60, .disabled = true)
+Test(ring, no_spurious_empty_continuous, .timeout = 60)
 {
 	struct empty_check c;
 	crew_task t[2] = { CREW_TASK_INIT(noop), CREW_TASK_INIT(noop) };

@@ -449,30 +449,68 @@ Test(sync, wait_grid, .timeout = 60)
 Test(sync, spawn_failed_grid, .timeout = 60)
 {
 	struct fields f;
+	uint32_t n;
 
 	FOR_EACH_WORD(f) {
 		struct fields want = f;
-		uint32_t s, n;
+		uint32_t s;
 
 		/* A reservation to give back; it is not an idle thread. */
 		if (f.spawned == 0 || f.idle >= f.spawned)
 			continue;
+		bool wake, want_wake = false;
+
 		s = pack(f);
 		want.spawned = f.spawned - 1;
-		if (f.state == SIGNALED)
+		if (f.state != SHUTDOWN && f.idle > 0 && f.state != WAKING) {
+			/* A worker went idle meanwhile: wake it instead. */
+			want.state = SIGNALED;
+			want.notified = true;
+			want_wake = true;
+		} else if (f.state == SIGNALED) {
 			want.state = PENDING;
-		/* `notified` stays as it was. */
-		n = crew__sync_spawn_failed(s);
+		}
+		/* Otherwise `notified` stays as it was. */
+		wake = crew__sync_spawn_failed(s, &n);
 		cr_assert_eq(n, pack(want), DESCR_FMT ": %#x want %#x", DESCR(f),
 		    n, pack(want));
+		cr_assert_eq(wake, want_wake, DESCR_FMT ": wake %d", DESCR(f),
+		    wake);
 	}
-	/* From the maximum. */
-	cr_assert_eq(crew__sync_spawn_failed(ST(SIGNALED) | NOT | CLO |
-	    SP(FIELD_MAX) | (FIELD_MAX - 1)), NOT | CLO | SP(FIELD_MAX - 1) |
+	/* From the maximum (idle workers: the failure becomes a wake-up). */
+	cr_assert(crew__sync_spawn_failed(ST(SIGNALED) | NOT | CLO |
+	    SP(FIELD_MAX) | (FIELD_MAX - 1), &n));
+	cr_assert_eq(n, ST(SIGNALED) | NOT | CLO | SP(FIELD_MAX - 1) |
 	    (FIELD_MAX - 1));
-	cr_assert_eq(crew__sync_spawn_failed(ST(SIGNALED) | NOT | SP(1)), NOT);
-	cr_assert_eq(crew__sync_spawn_failed(ST(WAKING) | NOT | SP(2)),
-	    ST(WAKING) | NOT | SP(1));
+	cr_assert(!crew__sync_spawn_failed(ST(SIGNALED) | NOT | SP(1), &n));
+	cr_assert_eq(n, NOT);
+	cr_assert(!crew__sync_spawn_failed(ST(WAKING) | NOT | SP(2), &n));
+	cr_assert_eq(n, ST(WAKING) | NOT | SP(1));
+	cr_assert(!crew__sync_spawn_failed(ST(SHUTDOWN) | NOT | SP(2) | 1, &n));
+	cr_assert_eq(n, ST(SHUTDOWN) | NOT | SP(1) | 1);
+}
+
+/* The waking thread gives its role back without a wake-up only while it
+ * holds the role and nothing was notified since it took it. */
+Test(sync, release_waking_grid, .timeout = 60)
+{
+	struct fields f;
+
+	FOR_EACH_WORD(f) {
+		uint32_t s = pack(f), n = 0xdeadbeef;
+		bool ok = crew__sync_release_waking(s, &n);
+		struct fields want = f;
+
+		if (f.state == WAKING && !f.notified) {
+			want.state = PENDING;
+			cr_assert(ok, DESCR_FMT ": refused", DESCR(f));
+			cr_assert_eq(n, pack(want), DESCR_FMT ": %#x want %#x",
+			    DESCR(f), n, pack(want));
+		} else {
+			cr_assert(!ok, DESCR_FMT ": released", DESCR(f));
+			cr_assert_eq(n, 0xdeadbeef, "next written on refusal");
+		}
+	}
 }
 
 Test(sync, shutdown_grid, .timeout = 60)
@@ -590,7 +628,7 @@ Test(sync, failed_spawn_reopens_pool, .timeout = 60)
 	uint32_t s = 0;
 
 	s = do_notify(s, false, CREW__N_SPAWN);
-	s = crew__sync_spawn_failed(s);
+	cr_assert(!crew__sync_spawn_failed(s, &s));
 	/* Back to PENDING with the mark kept, so the next notify may try
 	 * again (bun #37738). */
 	cr_assert_eq(s, ST(PENDING) | NOT);
