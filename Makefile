@@ -139,22 +139,24 @@ CRITERION_OPTS ?= --jobs 2
 
 # `make test`: the Criterion suite in the plain and small-ring variants.
 test: check-deps-test
-	@$(MAKE) --no-print-directory test-build VARS="dbg cap4 cap8 wrap"
+	@$(MAKE) -j2 --no-print-directory test-build VARS="dbg cap4 cap8 wrap"
 	@set -e; for v in dbg cap4 cap8 wrap; do for t in $(UNIT); do \
 	  echo "== $$v/$$t"; $(B)/$$v/$$t $(CRITERION_OPTS); done; done
 
 test-build: $(foreach v,$(VARS),$(foreach t,$(UNIT),$(B)/$(v)/$(t)))
 
 test-asan: check-deps-test
-	@$(MAKE) --no-print-directory test-build VARS=asan
+	@$(MAKE) -j2 --no-print-directory test-build VARS=asan
 	@set -e; for t in $(UNIT); do echo "== asan/$$t"; \
-	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tools/lsan.supp ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:malloc_context_size=2 UBSAN_OPTIONS=print_stacktrace=1 \
 	  $(B)/asan/$$t $(CRITERION_OPTS); done
 
-test-tsan: $(B)/tsan/tsan_runner
+test-tsan:
+	@$(MAKE) -j2 --no-print-directory $(B)/tsan/tsan_runner
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 CREW_TEST_SCALE=5 $(B)/tsan/tsan_runner
 
-test-chaos: $(B)/chaos/conc_runner
+test-chaos:
+	@$(MAKE) -j2 --no-print-directory $(B)/chaos/conc_runner
 	CREW_TEST_SCALE=10 $(B)/chaos/conc_runner
 
 # Only crew_* symbols may leave the shared library.
