@@ -17,6 +17,8 @@
 #   CONTENDED_PCT=20    foreign load (% of one core) that marks a sample
 #   NTASKS, WAKE_SAMPLES, IDLE_MS   passed through to the programs
 #
+#   RETRY=2             re-run a contended sample up to RETRY more times
+#                       (0 with QUICK=1); only the last attempt is kept
 #   SAMPLE_TIMEOUT=120  seconds before a hung sample is killed (run fails)
 #   PAD_MS=100          idle lead-in before each sample (50 with QUICK=1)
 #
@@ -35,8 +37,8 @@ cd "$(dirname "$0")/.."
 BIN=bench/bin
 
 case "${QUICK:-0}" in
-0 | "") QUICK=0; ROUNDS=${ROUNDS:-5}; PAD_MS=${PAD_MS:-100} ;;
-*) QUICK=1; ROUNDS=${ROUNDS:-3}; PAD_MS=${PAD_MS:-50} ;;
+0 | "") QUICK=0; ROUNDS=${ROUNDS:-5}; PAD_MS=${PAD_MS:-100}; RETRY=${RETRY:-2} ;;
+*) QUICK=1; ROUNDS=${ROUNDS:-3}; PAD_MS=${PAD_MS:-50}; RETRY=${RETRY:-0} ;;
 esac
 pad=$(awk -v ms="$PAD_MS" 'BEGIN { printf "%.3f", ms / 1000 }')
 export QUICK
@@ -50,6 +52,10 @@ HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
 # Build (make does nothing when everything is current).
 make -s -C bench >&2
+# The commit the library was (most likely) built from; "-dirty" when src/
+# or include/ differ from it.
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- src include 2>/dev/null || rev="$rev-dirty"
 
 prog_of() {
 	case $1 in
@@ -98,7 +104,7 @@ raw=bench/results/submit-$stamp$suffix-raw.csv
 table=bench/results/submit-$stamp$suffix.csv
 tmp=bench/results/.run-$$.tmp
 errf=bench/results/.err-$$.tmp
-trap 'rm -f "$tmp" "$errf"' EXIT INT TERM
+trap 'rm -f "$tmp" "$tmp.csv" "$errf"' EXIT INT TERM
 
 # busy and total ticks over all CPUs, from the first line of /proc/stat
 read_stat() {
@@ -111,7 +117,7 @@ read_uptime() {
 	UP=$(echo "$up" | tr -d .)
 }
 
-echo "runtime,workload,threads,value,unit,better,round,order,window_ms,cpu_ms,foreign_ms,foreign_pct,contended" >"$raw"
+echo "runtime,workload,threads,value,unit,better,round,order,attempt,window_ms,cpu_ms,foreign_ms,foreign_pct,contended" >"$raw"
 
 echo "crew submit bench: threads=$THREADS rounds=$ROUNDS quick=$QUICK" \
 	"cpus=$NCPU configs=$nconf ($(date '+%Y-%m-%d %H:%M:%S'))" >&2
@@ -124,39 +130,51 @@ while [ "$r" -lt "$ROUNDS" ]; do
 		rt=${cfg%%:*}
 		wl=${cfg#*:}
 		p=$(prog_of "$rt")
-		read_stat; b0=$BUSY; read_uptime; u0=$UP
-		sleep "$pad"
-		if ! timeout "$SAMPLE_TIMEOUT" "$BIN/$p" "$wl" "$THREADS" >"$tmp" 2>"$errf"; then
-			echo "run.sh: $p $wl $THREADS failed (or ran past ${SAMPLE_TIMEOUT} s):" >&2
-			cat "$errf" >&2
-			exit 1
-		fi
-		read_uptime; u1=$UP; read_stat; b1=$BUSY
-		awk -v r="$r" -v k="$k" -v db=$((b1 - b0)) -v du=$((u1 - u0)) \
-		    -v hz="$HZ" -v ncpu="$NCPU" -v lim="$CONTENDED_PCT" '
-		/^cpu_ms=/ { split($0, a, "="); cpu = a[2] + 0; next }
-		/^runtime=/ { lines[++n] = $0 }
-		END {
-			wall = du * 10; if (wall < 10) wall = 10
-			foreign = db * 1000 / hz - cpu; if (foreign < 0) foreign = 0
-			pct = foreign * 100 / wall
-			slack = ncpu * 1000 / hz
-			mark = (pct > lim && foreign > slack) ? "*" : ""
-			for (i = 1; i <= n; i++) {
-				delete f
-				m = split(lines[i], kv, " ")
-				for (j = 1; j <= m; j++) {
-					e = index(kv[j], "=")
-					f[substr(kv[j], 1, e - 1)] = substr(kv[j], e + 1)
+		attempt=0
+		while :; do
+			attempt=$((attempt + 1))
+			read_stat; b0=$BUSY; read_uptime; u0=$UP
+			sleep "$pad"
+			if ! timeout "$SAMPLE_TIMEOUT" "$BIN/$p" "$wl" "$THREADS" >"$tmp" 2>"$errf"; then
+				echo "run.sh: $p $wl $THREADS failed (or ran past ${SAMPLE_TIMEOUT} s):" >&2
+				cat "$errf" >&2
+				exit 1
+			fi
+			read_uptime; u1=$UP; read_stat; b1=$BUSY
+			awk -v r="$r" -v k="$k" -v db=$((b1 - b0)) -v du=$((u1 - u0)) \
+			    -v hz="$HZ" -v ncpu="$NCPU" -v lim="$CONTENDED_PCT" -v att="$attempt" '
+			/^cpu_ms=/ { split($0, a, "="); cpu = a[2] + 0; next }
+			/^runtime=/ { lines[++n] = $0 }
+			END {
+				wall = du * 10; if (wall < 10) wall = 10
+				foreign = db * 1000 / hz - cpu; if (foreign < 0) foreign = 0
+				pct = foreign * 100 / wall
+				slack = ncpu * 1000 / hz
+				mark = (pct > lim && foreign > slack) ? "*" : ""
+				for (i = 1; i <= n; i++) {
+					delete f
+					m = split(lines[i], kv, " ")
+					for (j = 1; j <= m; j++) {
+						e = index(kv[j], "=")
+						f[substr(kv[j], 1, e - 1)] = substr(kv[j], e + 1)
+					}
+					printf "%s,%s,%s,%s,%s,%s,%d,%d,%d,%d,%.1f,%.1f,%.1f,%s\n",
+					    f["runtime"], f["workload"], f["threads"], f["value"],
+					    f["unit"], f["better"], r, k, att, wall, cpu, foreign,
+					    pct, mark
 				}
-				printf "%s,%s,%s,%s,%s,%s,%d,%d,%d,%.1f,%.1f,%.1f,%s\n",
-				    f["runtime"], f["workload"], f["threads"], f["value"],
-				    f["unit"], f["better"], r, k, wall, cpu, foreign, pct, mark
-			}
-		}' "$tmp" >>"$raw"
-		tail -n +2 "$raw" | awk -F, -v r="$r" -v k="$k" '$7 == r && $8 == k {
-			printf "  round %d  %-5s %-13s %10s %-8s foreign %5.1f%%%s\n",
-			    $7 + 1, $1, $2, $4, $5, $12, ($13 == "*" ? " *" : "") }' >&2
+			}' "$tmp" >"$tmp.csv"
+			awk -F, '{ printf "  round %d  %-5s %-13s %10s %-8s foreign %5.1f%%%s%s\n",
+			    $7 + 1, $1, $2, $4, $5, $13, ($14 == "*" ? " *" : ""),
+			    ($9 > 1 ? " (attempt " $9 ")" : "") }' "$tmp.csv" >&2
+			# A contended sample is taken again, up to RETRY times.
+			if [ "$attempt" -le "$RETRY" ] && grep -q '\*$' "$tmp.csv"; then
+				sleep 1
+				continue
+			fi
+			cat "$tmp.csv" >>"$raw"
+			break
+		done
 		k=$((k + 1))
 	done
 	r=$((r + 1))
@@ -172,7 +190,7 @@ done
 txt=${table%.csv}.txt
 {
 echo "crew submit bench $(date '+%Y-%m-%d %H:%M:%S'): threads=$THREADS rounds=$ROUNDS" \
-	"quick=$QUICK cpus=$NCPU $(uname -sr)"
+	"quick=$QUICK cpus=$NCPU $(uname -sr) crew=$rev"
 tail -n +2 "$raw" | awk -F, -v wls="$workloads" -v rts="$runtimes" -v csv="$table" '
 function median(v, n,    i, j, t, w) {
 	for (i = 1; i <= n; i++) w[i] = v[i]
@@ -183,8 +201,8 @@ function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : (a > 0 ? "inf" : 
 {
 	key = $2 SUBSEP $1
 	c = ++cnt[key]; val[key, c] = $4 + 0
-	smp[key] = smp[key] (c > 1 ? " " : "") $4 $13
-	if ($13 == "*") nc[key]++
+	smp[key] = smp[key] (c > 1 ? " " : "") $4 $14
+	if ($14 == "*") nc[key]++
 	else { q = ++ncl[key]; clean[key, q] = $4 + 0 }
 	unit[$2] = $5; better[$2] = $6
 	if (!($2 in seen)) { seen[$2] = 1; figs[++nf] = $2 }
