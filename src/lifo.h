@@ -71,4 +71,45 @@ crew__lifo_take_oldest(struct crew__lifo *l, uint32_t k, crew_task **last)
 	return first;
 }
 
+/* Owner fast path: pops the newest task, or NULL (empty or busy). */
+static inline crew_task *
+crew__lifo_pop(struct crew__lifo *l)
+{
+	crew_task *t = NULL;
+	uint32_t n;
+
+	if (crew__lifo_size(l) == 0 || !crew__lifo_trylock(l))
+		return NULL;
+	if ((n = crew__lifo_size(l)) > 0) {
+		t = l->stk[n - 1];
+		crew__lifo_set_size(l, n - 1);
+	}
+	crew__lifo_unlock(l);
+	return t;
+}
+
+enum { CREW__LIFO_NO, CREW__LIFO_MORE, CREW__LIFO_FIRST };
+
+/*
+ * Owner fast path: pushes t unless the stack is busy or full (then
+ * CREW__LIFO_NO and the caller takes the slow path).  CREW__LIFO_FIRST:
+ * the stack was empty and the caller must notify.
+ */
+static inline int
+crew__lifo_push(struct crew__lifo *l, crew_task *t)
+{
+	uint32_t n;
+
+	if (!crew__lifo_trylock(l))
+		return CREW__LIFO_NO;
+	n = crew__lifo_size(l);
+	if (n < CREW__LIFO_CAP) {
+		l->stk[n] = t;
+		crew__lifo_set_size(l, n + 1);
+	}
+	crew__lifo_unlock(l);
+	return n == CREW__LIFO_CAP ? CREW__LIFO_NO :
+	    n == 0 ? CREW__LIFO_FIRST : CREW__LIFO_MORE;
+}
+
 #endif /* CREW_LIFO_H */

@@ -36,6 +36,7 @@
 _Thread_local struct crew__worker *crew__tls_worker;
 
 static void notify_slow(struct crew_pool *p, bool is_waking);
+static int submit_slow(crew_pool *p, crew_task *t);
 static void spawn_retry(struct crew_pool *p);
 static void spawn(struct crew_pool *p);
 
@@ -364,24 +365,6 @@ queue_take_one(struct crew__queue *q, bool *more)
 	return t;
 }
 
-/* Owner: pops the newest task of its LIFO stack (NULL if empty/busy). */
-static inline crew_task *
-lifo_pop(struct crew__worker *w)
-{
-	struct crew__lifo *l = &w->lifo;
-	crew_task *t = NULL;
-	uint32_t n;
-
-	if (crew__lifo_size(l) == 0 || !crew__lifo_trylock(l))
-		return NULL;
-	if ((n = crew__lifo_size(l)) > 0) {
-		t = l->stk[n - 1];
-		crew__lifo_set_size(l, n - 1);
-	}
-	crew__lifo_unlock(l);
-	return t;
-}
-
 /*
  * Thief: takes the oldest half of victim's LIFO stack; runs the newest of
  * those and keeps the rest in w's (empty) ring.  *got is the count.
@@ -438,13 +421,13 @@ find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 	    (t = queue_take_one(&p->global, pushed)) != NULL)
 		goto other;
 	if ((w->helping || w->lifo_runs < CREW__LIFO_MAX_RUNS) &&
-	    (t = lifo_pop(w)) != NULL) {
+	    (t = crew__lifo_pop(&w->lifo)) != NULL) {
 		w->lifo_runs++;
 		return t;
 	}
 	if ((t = crew__ring_pop(w)) != NULL)
 		goto other;
-	if ((t = lifo_pop(w)) != NULL) /* skipped above: the ring is empty */
+	if ((t = crew__lifo_pop(&w->lifo)) != NULL) /* skipped above: ring empty */
 		goto other;
 	if ((t = crew__ring_refill(w, &w->ovf, &got)) != NULL)
 		goto refilled;
@@ -719,8 +702,26 @@ crew_schedule(crew_pool *p, crew_batch b)
 CREW_API int
 crew_submit(crew_pool *p, crew_task *t)
 {
-	if (t == NULL || t->fn == NULL)
+	struct crew__worker *w = crew__tls_worker;
+	int r;
+
+	if (CREW__UNLIKELY(t == NULL || t->fn == NULL))
 		return CREW_EINVAL;
+	/* Fast path: a worker of this pool puts the task on its own LIFO
+	 * stack; only a push onto an empty stack needs a notify. */
+	if (CREW__LIKELY(w != NULL && w->pool == p) &&
+	    (r = crew__lifo_push(&w->lifo, t)) != CREW__LIFO_NO) {
+		CREW__STAT_ADD(w, local_pushes, 1);
+		if (r == CREW__LIFO_FIRST)
+			notify(p, false);
+		return 0;
+	}
+	return submit_slow(p, t);
+}
+
+static int
+submit_slow(crew_pool *p, crew_task *t)
+{
 	if (p == NULL && (p = crew_global()) == NULL)
 		return CREW_EAGAIN;
 	t->next = NULL;
