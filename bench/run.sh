@@ -11,7 +11,8 @@
 # Environment:
 #   ROUNDS=5            rounds (3 with QUICK=1)
 #   QUICK=1             fewer tasks and samples, 3 rounds; whole run < 30 s
-#   BENCH=a,b           workloads: submit_task,submit_batch,wake,idle_cpu
+#   BENCH=a,b           workloads: submit_task,submit_batch,wake,idle_cpu,
+#                       fib,qsort,pfor_mem,pfor_uneven (see par_common.h)
 #   RUNTIMES=a,b        runtimes: crew,omp,tbb,mc (tbb skipped if not built)
 #   THREADS=2           threads per pool (default: the CPUs we may use)
 #   CONTENDED_PCT=20    foreign load (% of one core) that marks a sample
@@ -44,7 +45,7 @@ pad=$(awk -v ms="$PAD_MS" 'BEGIN { printf "%.3f", ms / 1000 }')
 export QUICK
 NCPU=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 THREADS=${THREADS:-$(nproc 2>/dev/null || echo 2)}
-BENCH=${BENCH:-submit_task,submit_batch,wake,idle_cpu}
+BENCH=${BENCH:-submit_task,submit_batch,wake,idle_cpu,fib,qsort,pfor_mem,pfor_uneven}
 RUNTIMES=${RUNTIMES:-crew,omp,tbb,mc}
 CONTENDED_PCT=${CONTENDED_PCT:-20}
 SAMPLE_TIMEOUT=${SAMPLE_TIMEOUT:-120}
@@ -57,7 +58,18 @@ make -s -C bench >&2
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- src include 2>/dev/null || rev="$rev-dirty"
 
+# prog_of RUNTIME [WORKLOAD]: the program that runs that pair ("" if none:
+# the mutex+condvar pool has no fork-join or parallel-for).
 prog_of() {
+	case ${2:-submit_task} in
+	fib | qsort | pfor_mem | pfor_uneven)
+		case $1 in
+		crew | omp | tbb) echo "par_$1" ;;
+		mc) echo "" ;;
+		*) echo "run.sh: unknown runtime $1" >&2; exit 2 ;;
+		esac
+		return ;;
+	esac
 	case $1 in
 	crew) echo submit ;;
 	omp) echo submit_omp ;;
@@ -79,7 +91,8 @@ done
 workloads=""
 for wl in $(echo "$BENCH" | tr ',' ' '); do
 	case $wl in
-	submit_task | submit_batch | wake | idle_cpu) workloads="$workloads $wl" ;;
+	submit_task | submit_batch | wake | idle_cpu | fib | qsort | pfor_mem | pfor_uneven)
+		workloads="$workloads $wl" ;;
 	*) echo "run.sh: unknown workload $wl" >&2; exit 2 ;;
 	esac
 done
@@ -91,7 +104,8 @@ fi
 configs=""
 for wl in $workloads; do
 	for rt in $runtimes; do
-		configs="$configs $rt:$wl"
+		p=$(prog_of "$rt" "$wl")
+		[ -n "$p" ] && [ -x "$BIN/$p" ] && configs="$configs $rt:$wl"
 	done
 done
 nconf=$(echo "$configs" | wc -w)
@@ -100,8 +114,8 @@ mkdir -p bench/results
 stamp=$(date +%Y%m%d-%H%M%S)
 suffix=""
 [ "$QUICK" = 1 ] && suffix="-quick"
-raw=bench/results/submit-$stamp$suffix-raw.csv
-table=bench/results/submit-$stamp$suffix.csv
+raw=bench/results/bench-$stamp$suffix-raw.csv
+table=bench/results/bench-$stamp$suffix.csv
 tmp=bench/results/.run-$$.tmp
 errf=bench/results/.err-$$.tmp
 trap 'rm -f "$tmp" "$tmp.csv" "$errf"' EXIT INT TERM
@@ -119,7 +133,7 @@ read_uptime() {
 
 echo "runtime,workload,threads,value,unit,better,round,order,attempt,window_ms,cpu_ms,foreign_ms,foreign_pct,contended" >"$raw"
 
-echo "crew submit bench: threads=$THREADS rounds=$ROUNDS quick=$QUICK" \
+echo "crew bench: threads=$THREADS rounds=$ROUNDS quick=$QUICK" \
 	"cpus=$NCPU configs=$nconf ($(date '+%Y-%m-%d %H:%M:%S'))" >&2
 r=0
 while [ "$r" -lt "$ROUNDS" ]; do
@@ -129,7 +143,7 @@ while [ "$r" -lt "$ROUNDS" ]; do
 	for cfg in $order; do
 		rt=${cfg%%:*}
 		wl=${cfg#*:}
-		p=$(prog_of "$rt")
+		p=$(prog_of "$rt" "$wl")
 		attempt=0
 		while :; do
 			attempt=$((attempt + 1))
@@ -189,7 +203,7 @@ done
 # CPU: lower is better (ratio < 1 = crew ahead).
 txt=${table%.csv}.txt
 {
-echo "crew submit bench $(date '+%Y-%m-%d %H:%M:%S'): threads=$THREADS rounds=$ROUNDS" \
+echo "crew bench $(date '+%Y-%m-%d %H:%M:%S'): threads=$THREADS rounds=$ROUNDS" \
 	"quick=$QUICK cpus=$NCPU $(uname -sr) crew=$rev"
 tail -n +2 "$raw" | awk -F, -v wls="$workloads" -v rts="$runtimes" -v csv="$table" '
 function median(v, n,    i, j, t, w) {
@@ -209,7 +223,7 @@ function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : (a > 0 ? "inf" : 
 }
 END {
 	nr = split(rts, rt, " ")
-	printf "%-13s %-5s %9s %9s %9s %-8s %-15s %9s %-9s %s\n", "workload", "runtime",
+	printf "%-19s %-5s %9s %9s %9s %-8s %-15s %9s %-9s %s\n", "workload", "runtime",
 	    "median", "min", "max", "unit", "crew_ratio", "clean_med", "contended", "samples"
 	print "workload,runtime,median,min,max,unit,better,crew_ratio,best_peer,clean_median,n,contended" > csv
 	for (fi = 1; fi <= nf; fi++) {
@@ -237,7 +251,7 @@ END {
 				for (j = 1; j <= ncl[key]; j++) v[j] = clean[key, j]
 				cm = sprintf("%.4g", median(v, ncl[key]))
 			}
-			printf "%-13s %-5s %9.4g %9.4g %9.4g %-8s %-15s %9s %-9s %s\n", fg, rt[i],
+			printf "%-19s %-5s %9.4g %9.4g %9.4g %-8s %-15s %9s %-9s %s\n", fg, rt[i],
 			    med[rt[i]], lo[rt[i]], up[rt[i]], unit[fg], rs, cm, cs, smp[key]
 			rc = rs; sub(/ vs .*/, "", rc)
 			printf "%s,%s,%.4g,%.4g,%.4g,%s,%s,%s,%s,%s,%d,%d\n", fg, rt[i], med[rt[i]],
@@ -247,8 +261,10 @@ END {
 	}
 }'
 echo
-echo "higher is better for Mtask/s (crew_ratio > 1: crew ahead); lower is better"
-echo "for us and ms/s (crew_ratio < 1: crew ahead).  '*': a sample during which"
+echo "higher is better for Mtask/s and x (speedup over the serial run in the same"
+echo "process; crew_ratio > 1: crew ahead); lower is better for us, ms, ns and ms/s"
+echo "(crew_ratio < 1: crew ahead).  fib_spawn = (time x threads - serial time) /"
+echo "spawns.  '*': a sample during which"
 echo "other processes used more than ${CONTENDED_PCT}% of a core; clean_med: median"
 echo "of the samples without '*'."
 echo "threads=$THREADS: crew and mc run THREADS workers besides the submitting"

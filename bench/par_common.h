@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared pieces of the structured-parallelism benchmarks (par_*.c/.cpp):
+ * workloads, sizes, the serial baselines every program measures in its own
+ * process, and the output format of common.h.
+ *
+ *   <prog> <workload> <threads>     workload: fib qsort pfor_mem pfor_uneven
+ *
+ *   fib          fib(30), a task per call, no cutoff.  Figures: time, and the
+ *                cost per spawn: (parallel time x threads - serial time) /
+ *                spawns, spawns = calls with n >= 2 = fib(31) - 1.
+ *   qsort        10,000,000 int32, values 0..N-1 shuffled by xorshift32 from
+ *                0xdeadbeef; Lomuto partition, last element as pivot, both
+ *                halves spawned and joined, insertion sort at <= 32.
+ *   pfor_mem     2^25 floats, out[i] = sqrtf(in[i]) * 2, 10 passes.
+ *   pfor_uneven  2^20 items, item i runs i * 1024 / n steps of an LCG.
+ *
+ * Each program first runs the serial version of its workload (same code,
+ * same compiler flags), then the parallel one, checks the result, and
+ * prints the parallel time and the speedup over that serial run.
+ * QUICK=1 shrinks every size.
+ */
+#ifndef BENCH_PAR_COMMON_H
+#define BENCH_PAR_COMMON_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static inline double
+par_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static inline double
+par_cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static inline int
+par_quick(void)
+{
+	const char *q = getenv("QUICK");
+
+	return q != NULL && *q != '\0' && strcmp(q, "0") != 0;
+}
+
+enum par_workload { PAR_FIB, PAR_QSORT, PAR_PFOR_MEM, PAR_PFOR_UNEVEN };
+
+struct par_cfg {
+	const char *runtime;
+	const char *name;
+	enum par_workload w;
+	int threads;
+	unsigned fib_n;
+	long qsort_n;
+	long mem_n;
+	int mem_passes;
+	long uneven_n;
+};
+
+static inline void
+par_parse(struct par_cfg *c, const char *runtime, int argc, char **argv)
+{
+	static const char *const names[] = { "fib", "qsort", "pfor_mem",
+		"pfor_uneven" };
+	int q = par_quick(), i;
+
+	memset(c, 0, sizeof(*c));
+	c->runtime = runtime;
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s fib|qsort|pfor_mem|pfor_uneven THREADS\n",
+		    argv[0]);
+		exit(2);
+	}
+	for (i = 0; i < 4; i++)
+		if (strcmp(argv[1], names[i]) == 0)
+			break;
+	if (i == 4 || atoi(argv[2]) <= 0) {
+		fprintf(stderr, "%s: bad arguments\n", argv[0]);
+		exit(2);
+	}
+	c->w = (enum par_workload)i;
+	c->name = names[i];
+	c->threads = atoi(argv[2]);
+	c->fib_n = q ? 25 : 30;
+	c->qsort_n = q ? 1000000 : 10000000;
+	c->mem_n = q ? (1L << 22) : (1L << 25);
+	c->mem_passes = 10;
+	c->uneven_n = q ? (1L << 17) : (1L << 20);
+}
+
+static inline void
+par_emit(const struct par_cfg *c, const char *figure, double value,
+    const char *unit, const char *better)
+{
+	printf("runtime=%s workload=%s threads=%d value=%.6g unit=%s better=%s\n",
+	    c->runtime, figure, c->threads, value, unit, better);
+}
+
+static inline void
+par_emit_cpu(void)
+{
+	printf("cpu_ms=%.1f\n", par_cpu_ms());
+}
+
+/* ----------------------------------------------------------- workloads */
+
+static inline uint64_t
+par_fib_spawns(unsigned n)
+{
+	uint64_t a = 0, b = 1, t;
+
+	for (unsigned i = 0; i < n + 1; i++) { /* fib(n + 1) */
+		t = a + b;
+		a = b;
+		b = t;
+	}
+	return a - 1;
+}
+
+__attribute__((noinline)) static uint64_t
+par_fib_seq(unsigned n)
+{
+	return n < 2 ? n : par_fib_seq(n - 1) + par_fib_seq(n - 2);
+}
+
+static inline int32_t *
+par_qsort_input(long n)
+{
+	int32_t *a = (int32_t *)malloc((size_t)n * sizeof(int32_t));
+	uint32_t x = 0xdeadbeef;
+
+	if (a == NULL) {
+		perror("malloc");
+		exit(1);
+	}
+	for (long i = 0; i < n; i++)
+		a[i] = (int32_t)i;
+	for (long i = n - 1; i > 0; i--) {
+		long j;
+		int32_t t;
+
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		j = (long)(x % (uint32_t)(i + 1));
+		t = a[i];
+		a[i] = a[j];
+		a[j] = t;
+	}
+	return a;
+}
+
+static inline void
+par_insertion(int32_t *a, long lo, long hi)
+{
+	for (long i = lo + 1; i <= hi; i++) {
+		int32_t v = a[i];
+		long j = i - 1;
+
+		while (j >= lo && a[j] > v) {
+			a[j + 1] = a[j];
+			j--;
+		}
+		a[j + 1] = v;
+	}
+}
+
+/* Lomuto, last element as pivot; returns the pivot's final index. */
+static inline long
+par_partition(int32_t *a, long lo, long hi)
+{
+	int32_t p = a[hi], t;
+	long i = lo;
+
+	for (long j = lo; j < hi; j++) {
+		if (a[j] < p) {
+			t = a[i];
+			a[i] = a[j];
+			a[j] = t;
+			i++;
+		}
+	}
+	t = a[i];
+	a[i] = a[hi];
+	a[hi] = t;
+	return i;
+}
+
+static inline void
+par_qsort_seq(int32_t *a, long lo, long hi)
+{
+	while (hi - lo + 1 > 32) {
+		long p = par_partition(a, lo, hi);
+
+		par_qsort_seq(a, lo, p - 1);
+		lo = p + 1;
+	}
+	if (lo < hi)
+		par_insertion(a, lo, hi);
+}
+
+static inline int
+par_qsort_check(const int32_t *a, long n)
+{
+	for (long i = 0; i < n; i++)
+		if (a[i] != (int32_t)i)
+			return 0;
+	return 1;
+}
+
+static inline void
+par_mem_range(const float *in, float *out, long lo, long hi)
+{
+	for (long i = lo; i < hi; i++)
+		out[i] = sqrtf(in[i]) * 2.0f;
+}
+
+static inline uint32_t
+par_uneven_item(long i, long n)
+{
+	uint32_t x = (uint32_t)i;
+	long steps = i * 1024 / n;
+
+	for (long s = 0; s < steps; s++)
+		x = x * 1664525u + 1013904223u;
+	return x;
+}
+
+static inline void
+par_uneven_range(uint32_t *out, long lo, long hi, long n)
+{
+	for (long i = lo; i < hi; i++)
+		out[i] = par_uneven_item(i, n);
+}
+
+/* Runs the serial version; returns its time in ms.  Keeps the inputs. */
+struct par_data {
+	int32_t *qs;
+	float *in, *out;
+	uint32_t *uo;
+	uint64_t fib;
+};
+
+static inline double
+par_serial(const struct par_cfg *c, struct par_data *d)
+{
+	double t0, t1;
+	int32_t *a;
+
+	memset(d, 0, sizeof(*d));
+	switch (c->w) {
+	case PAR_FIB:
+		t0 = par_now_ms();
+		d->fib = par_fib_seq(c->fib_n);
+		return par_now_ms() - t0;
+	case PAR_QSORT:
+		a = par_qsort_input(c->qsort_n);
+		t0 = par_now_ms();
+		par_qsort_seq(a, 0, c->qsort_n - 1);
+		t1 = par_now_ms();
+		if (!par_qsort_check(a, c->qsort_n)) {
+			fprintf(stderr, "serial qsort wrong\n");
+			exit(1);
+		}
+		free(a);
+		d->qs = par_qsort_input(c->qsort_n);
+		return t1 - t0;
+	case PAR_PFOR_MEM:
+		d->in = (float *)malloc((size_t)c->mem_n * sizeof(float));
+		d->out = (float *)malloc((size_t)c->mem_n * sizeof(float));
+		if (!d->in || !d->out)
+			exit(1);
+		for (long i = 0; i < c->mem_n; i++)
+			d->in[i] = (float)(i % 1000);
+		par_mem_range(d->in, d->out, 0, c->mem_n); /* fault pages in */
+		t0 = par_now_ms();
+		for (int p = 0; p < c->mem_passes; p++)
+			par_mem_range(d->in, d->out, 0, c->mem_n);
+		return par_now_ms() - t0;
+	case PAR_PFOR_UNEVEN:
+		d->uo = (uint32_t *)calloc((size_t)c->uneven_n, sizeof(uint32_t));
+		if (!d->uo)
+			exit(1);
+		t0 = par_now_ms();
+		par_uneven_range(d->uo, 0, c->uneven_n, c->uneven_n);
+		return par_now_ms() - t0;
+	}
+	return 0;
+}
+
+/* Checks the parallel result (the serial one is recomputed where cheap). */
+static inline int
+par_check(const struct par_cfg *c, struct par_data *d, uint64_t fib)
+{
+	switch (c->w) {
+	case PAR_FIB:
+		return fib == d->fib;
+	case PAR_QSORT:
+		return par_qsort_check(d->qs, c->qsort_n);
+	case PAR_PFOR_MEM:
+		for (long i = 0; i < c->mem_n; i += 4099)
+			if (d->out[i] != sqrtf(d->in[i]) * 2.0f)
+				return 0;
+		return 1;
+	case PAR_PFOR_UNEVEN:
+		for (long i = 0; i < c->uneven_n; i += 1021)
+			if (d->uo[i] != par_uneven_item(i, c->uneven_n))
+				return 0;
+		return d->uo[c->uneven_n - 1] ==
+		    par_uneven_item(c->uneven_n - 1, c->uneven_n);
+	}
+	return 0;
+}
+
+/* Prints the figures of one run. */
+static inline void
+par_report(const struct par_cfg *c, double serial_ms, double par_ms)
+{
+	char fig[64];
+
+	snprintf(fig, sizeof(fig), "%s_speedup", c->name);
+	par_emit(c, c->name, par_ms, "ms", "lower");
+	par_emit(c, fig, serial_ms / par_ms, "x", "higher");
+	if (c->w == PAR_FIB)
+		par_emit(c, "fib_spawn",
+		    (par_ms * c->threads - serial_ms) * 1e6 /
+			(double)par_fib_spawns(c->fib_n), "ns", "lower");
+	par_emit_cpu();
+}
+
+#endif
