@@ -113,19 +113,44 @@ wg_sleep(_Atomic uint32_t *w, uint32_t s, long ns)
 	    ns > 0 ? &ts : NULL, NULL, 0);
 }
 
+static __attribute__((noinline)) int wg_wait_slow(_Atomic uint32_t *w,
+    struct crew__worker *me);
+
 CREW_API int
 crew_wg_wait(crew_wg *wg)
 {
-	struct crew__worker *me = crew__tls_worker;
+	struct crew__worker *me;
 	_Atomic uint32_t *w;
+	crew_task *t;
+
+	if (wg == NULL)
+		return CREW_EINVAL;
+	w = wg_word(wg);
+	/* acquire: pairs with the release of the last done */
+	if ((atomic_load_explicit(w, memory_order_acquire) & WG_COUNT) == 0)
+		return 0;
+	/* Fork-join fast path: the child we wait for is usually the newest
+	 * task on our own LIFO stack; run it and look again. */
+	me = crew__tls_worker;
+	if (me != NULL && (t = crew__lifo_pop(&me->lifo)) != NULL) {
+		t->fn(t);
+		CREW__STAT_ADD(me, tasks_run, 1);
+		/* acquire: as above */
+		if ((atomic_load_explicit(w, memory_order_acquire) &
+		    WG_COUNT) == 0)
+			return 0;
+	}
+	return wg_wait_slow(w, me);
+}
+
+static int
+wg_wait_slow(_Atomic uint32_t *w, struct crew__worker *me)
+{
 	crew_task *t;
 	uint32_t s;
 	long nap = 20000;
 	unsigned misses = 0;
 
-	if (wg == NULL)
-		return CREW_EINVAL;
-	w = wg_word(wg);
 	/* acquire: pairs with the release of the last done */
 	while (((s = atomic_load_explicit(w, memory_order_acquire)) &
 	    WG_COUNT) != 0) {
