@@ -102,7 +102,7 @@ for_range(struct for_ctx *fc, size_t lo, size_t hi)
 static size_t
 auto_grain(crew_pool *p, size_t n)
 {
-	size_t pieces = (size_t)crew__pool_max_threads(p) * 64;
+	size_t pieces = (size_t)crew__pool_max_threads(p) * 256;
 	size_t g = n / pieces;
 
 	return g ? g : 1;
