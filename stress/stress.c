@@ -1,0 +1,446 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * crew stress driver -- not a benchmark.
+ *
+ *   stress MODE [THREADS] [TASKS] [ITERATIONS] [SEED]
+ *
+ * MODE:
+ *   bulk       TASKS tasks from 4 outside producers (half one by one, half
+ *              in random-sized batches), a random fraction of them
+ *              scheduling a child from inside the pool; every task checks a
+ *              plain payload and a per-task counter (exactly once)
+ *   forkjoin   fib and a binary tree with a wait group per node, from
+ *              inside a worker and from outside, and crew_for over TASKS
+ *              indices (each covered exactly once)
+ *   pingpong   TASKS rounds of submit-one-and-wait across a park, with
+ *              random pauses so workers really sleep in between
+ *   lifecycle  ITERATIONS pools created, fed TASKS/100 tasks from 2
+ *              outside threads racing the shutdown, destroyed; every
+ *              submit is either accepted and run once or refused
+ *
+ * Each iteration uses a fresh pool of THREADS workers.  The seed is printed
+ * first; the same seed replays the same sizes, batch splits and pauses (the
+ * thread interleaving is the OS's).  A watchdog turns a hang into a failure
+ * after dumping the pool's sync word, rings and queues.  Exit 0 and a
+ * closing "N passed, N failed" line.
+ */
+#define _GNU_SOURCE
+#include "crew.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int crew__debug_dump(crew_pool *p, char *buf, size_t size);
+
+static crew_pool *_Atomic watched;
+static unsigned watchdog_s = 120;
+
+static void
+on_alarm(int sig)
+{
+	static char buf[16384];
+	crew_pool *p = atomic_load(&watched);
+	int n = snprintf(buf, sizeof(buf), "stress: watchdog fired: hang\n");
+
+	(void)sig;
+	if (write(2, buf, (size_t)n) < 0)
+		_exit(3);
+	if (p != NULL && (n = crew__debug_dump(p, buf, sizeof(buf))) > 0 &&
+	    write(2, buf, (size_t)n) < 0)
+		_exit(3);
+	_exit(2);
+}
+
+static uint64_t
+rnd(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+static void
+nap_us(long us)
+{
+	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static crew_pool *
+new_pool(unsigned threads)
+{
+	crew_config cfg;
+	crew_pool *p;
+
+	crew_config_init(&cfg);
+	cfg.max_threads = threads;
+	if (crew_pool_create(&p, &cfg) != 0) {
+		fprintf(stderr, "stress: crew_pool_create failed\n");
+		exit(1);
+	}
+	atomic_store(&watched, p);
+	return p;
+}
+
+#define FAIL(...)                                                             \
+	do {                                                                  \
+		fprintf(stderr, "stress: FAIL: " __VA_ARGS__);                \
+		fputc('\n', stderr);                                          \
+		return 1;                                                     \
+	} while (0)
+
+/* ------------------------------------------------------------- bulk */
+
+struct btask {
+	crew_task task;
+	uint32_t id;
+	uint32_t payload;
+	int child; /* index of the child to schedule, or -1 */
+};
+
+static struct btask *bt;
+static atomic_uchar *bhit;
+static atomic_size_t bdone, bbad;
+static crew_pool *bpool;
+
+static void
+bulk_fn(crew_task *t)
+{
+	struct btask *b = crew_container_of(t, struct btask, task);
+
+	if (b->payload != b->id * 2654435761u)
+		atomic_fetch_add(&bbad, 1);
+	if (atomic_fetch_add(&bhit[b->id], 1) != 0)
+		atomic_fetch_add(&bbad, 1);
+	if (b->child >= 0) {
+		struct btask *c = &bt[b->child];
+
+		c->payload = c->id * 2654435761u;
+		if (crew_submit(bpool, &c->task) != 0)
+			atomic_fetch_add(&bbad, 1);
+	}
+	atomic_fetch_add(&bdone, 1);
+}
+
+struct prod {
+	size_t lo, hi;
+	uint64_t seed;
+	int rc;
+};
+
+static void *
+producer(void *arg)
+{
+	struct prod *pr = arg;
+	crew_batch b = CREW_BATCH_INIT;
+	size_t want = 0;
+
+	for (size_t i = pr->lo; i < pr->hi; i++) {
+		bt[i].payload = bt[i].id * 2654435761u;
+		if (rnd(&pr->seed) % 2 == 0) {
+			if ((pr->rc = crew_submit(bpool, &bt[i].task)) != 0)
+				return NULL;
+			continue;
+		}
+		if (want == 0)
+			want = 1 + rnd(&pr->seed) % 600;
+		crew_batch_push(&b, &bt[i].task);
+		if (b.len == want || i + 1 == pr->hi) {
+			if ((pr->rc = crew_schedule(bpool, b)) != 0)
+				return NULL;
+			b = (crew_batch)CREW_BATCH_INIT;
+			want = 0;
+		}
+	}
+	if (b.len && (pr->rc = crew_schedule(bpool, b)) != 0)
+		return NULL;
+	return NULL;
+}
+
+static int
+mode_bulk(unsigned threads, size_t tasks, uint64_t *seed)
+{
+	size_t roots = tasks, nchild = 0, total;
+	struct prod pr[4];
+	pthread_t th[4];
+
+	total = 2 * roots; /* at most one child per root */
+	bt = calloc(total, sizeof(*bt));
+	bhit = calloc(total, 1);
+	if (!bt || !bhit)
+		FAIL("out of memory");
+	for (size_t i = 0; i < total; i++) {
+		bt[i].task.fn = bulk_fn;
+		bt[i].id = (uint32_t)i;
+		bt[i].child = -1;
+	}
+	for (size_t i = 0; i < roots; i++)
+		if (rnd(seed) % 4 == 0)
+			bt[i].child = (int)(roots + nchild++);
+	total = roots + nchild;
+	atomic_store(&bdone, 0);
+	atomic_store(&bbad, 0);
+	bpool = new_pool(threads);
+	for (int k = 0; k < 4; k++) {
+		pr[k] = (struct prod){ roots * (size_t)k / 4,
+		    roots * (size_t)(k + 1) / 4, rnd(seed) | 1, 0 };
+		pthread_create(&th[k], NULL, producer, &pr[k]);
+	}
+	for (int k = 0; k < 4; k++) {
+		pthread_join(th[k], NULL);
+		if (pr[k].rc != 0)
+			FAIL("bulk: producer %d: %s", k, crew_strerror(pr[k].rc));
+	}
+	if (crew_pool_destroy(bpool) != 0)
+		FAIL("bulk: destroy");
+	atomic_store(&watched, NULL);
+	if (atomic_load(&bdone) != total || atomic_load(&bbad) != 0)
+		FAIL("bulk: ran %zu of %zu, %zu bad", atomic_load(&bdone), total,
+		    atomic_load(&bbad));
+	for (size_t i = 0; i < total; i++)
+		if (bhit[i] != 1)
+			FAIL("bulk: task %zu ran %u times", i, bhit[i]);
+	free(bt);
+	free((void *)bhit);
+	printf("bulk: %zu tasks exactly once on %u workers\n", total, threads);
+	return 0;
+}
+
+/* -------------------------------------------------------- forkjoin */
+
+static crew_pool *fpool;
+
+struct fib_job {
+	crew_task task;
+	unsigned n;
+	uint64_t r;
+	crew_wg *wg;
+};
+
+static uint64_t fib(unsigned n);
+
+static void
+fib_task(crew_task *t)
+{
+	struct fib_job *f = crew_container_of(t, struct fib_job, task);
+	crew_wg *wg = f->wg;
+
+	f->r = fib(f->n);
+	crew_wg_done(wg);
+}
+
+static uint64_t
+fib(unsigned n)
+{
+	crew_wg wg = CREW_WG_INIT;
+	struct fib_job c;
+	uint64_t b;
+
+	if (n < 2)
+		return n;
+	c = (struct fib_job){ CREW_TASK_INIT(fib_task), n - 1, 0, &wg };
+	crew_wg_add(&wg, 1);
+	if (crew_submit(fpool, &c.task) != 0)
+		fib_task(&c.task);
+	b = fib(n - 2);
+	crew_wg_wait(&wg);
+	return c.r + b;
+}
+
+static atomic_uchar *fhit;
+
+static void
+cover(void *ctx, size_t lo, size_t hi)
+{
+	(void)ctx;
+	for (size_t i = lo; i < hi; i++)
+		atomic_fetch_add_explicit(&fhit[i], 1, memory_order_relaxed);
+}
+
+static int
+mode_forkjoin(unsigned threads, size_t tasks, uint64_t *seed)
+{
+	static const uint64_t fibs[] = { 0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55,
+		89, 144, 233, 377, 610, 987, 1597, 2584, 4181, 6765, 10946,
+		17711, 28657, 46368, 75025 };
+	unsigned n = 15 + (unsigned)(rnd(seed) % 11);
+	size_t grain = 1 + rnd(seed) % 1000;
+
+	fpool = new_pool(threads);
+	if (fib(n) != fibs[n])
+		FAIL("forkjoin: fib(%u) wrong", n);
+	fhit = calloc(tasks ? tasks : 1, 1);
+	if (!fhit)
+		FAIL("out of memory");
+	if (crew_for(fpool, 0, tasks, grain, cover, NULL) != 0)
+		FAIL("forkjoin: crew_for");
+	for (size_t i = 0; i < tasks; i++)
+		if (fhit[i] != 1)
+			FAIL("forkjoin: index %zu covered %u times (grain %zu)", i,
+			    fhit[i], grain);
+	free((void *)fhit);
+	if (crew_pool_destroy(fpool) != 0)
+		FAIL("forkjoin: destroy");
+	atomic_store(&watched, NULL);
+	printf("forkjoin: fib(%u) and crew_for over %zu (grain %zu) on %u "
+	    "workers\n", n, tasks, grain, threads);
+	return 0;
+}
+
+/* -------------------------------------------------------- pingpong */
+
+static atomic_size_t pp_runs;
+
+static void
+pp_fn(crew_task *t)
+{
+	(void)t;
+	atomic_fetch_add(&pp_runs, 1);
+}
+
+static int
+mode_pingpong(unsigned threads, size_t rounds, uint64_t *seed)
+{
+	crew_pool *p = new_pool(threads);
+	crew_task t = CREW_TASK_INIT(pp_fn);
+
+	atomic_store(&pp_runs, 0);
+	for (size_t r = 0; r < rounds; r++) {
+		if (crew_submit(p, &t) != 0)
+			FAIL("pingpong: submit");
+		while (atomic_load(&pp_runs) < r + 1)
+			sched_yield();
+		if (rnd(seed) % 4 == 0)
+			nap_us((long)(rnd(seed) % 200));
+	}
+	if (crew_pool_destroy(p) != 0)
+		FAIL("pingpong: destroy");
+	atomic_store(&watched, NULL);
+	printf("pingpong: %zu park/wake rounds on %u workers\n", rounds, threads);
+	return 0;
+}
+
+/* ------------------------------------------------------- lifecycle */
+
+struct lc_sub {
+	crew_pool *p;
+	crew_task *t;
+	size_t n, accepted;
+	int bad;
+};
+
+static atomic_size_t lc_runs;
+
+static void
+lc_fn(crew_task *t)
+{
+	(void)t;
+	atomic_fetch_add(&lc_runs, 1);
+}
+
+static void *
+lc_submitter(void *arg)
+{
+	struct lc_sub *s = arg;
+
+	for (size_t i = 0; i < s->n; i++) {
+		int rc = crew_submit(s->p, &s->t[i]);
+
+		if (rc == 0)
+			s->accepted++;
+		else if (rc != CREW_ESHUTDOWN)
+			s->bad = 1;
+	}
+	return NULL;
+}
+
+static int
+mode_lifecycle(unsigned threads, size_t tasks, size_t iters, uint64_t *seed)
+{
+	size_t per = tasks / 100 + 1;
+	crew_task *t = calloc(2 * per, sizeof(*t));
+
+	if (!t)
+		FAIL("out of memory");
+	for (size_t it = 0; it < iters; it++) {
+		crew_pool *p = new_pool(threads);
+		struct lc_sub s[2];
+		pthread_t th[2];
+
+		atomic_store(&lc_runs, 0);
+		for (size_t i = 0; i < 2 * per; i++)
+			t[i] = (crew_task)CREW_TASK_INIT(lc_fn);
+		for (int k = 0; k < 2; k++) {
+			s[k] = (struct lc_sub){ p, t + (size_t)k * per, per, 0, 0 };
+			pthread_create(&th[k], NULL, lc_submitter, &s[k]);
+		}
+		nap_us((long)(rnd(seed) % 500));
+		if (crew_pool_shutdown(p) != 0)
+			FAIL("lifecycle: shutdown");
+		for (int k = 0; k < 2; k++)
+			pthread_join(th[k], NULL);
+		if (s[0].bad || s[1].bad)
+			FAIL("lifecycle: unexpected error code");
+		if (atomic_load(&lc_runs) != s[0].accepted + s[1].accepted)
+			FAIL("lifecycle: %zu accepted, %zu ran",
+			    s[0].accepted + s[1].accepted, atomic_load(&lc_runs));
+		if (crew_pool_destroy(p) != 0)
+			FAIL("lifecycle: destroy");
+		atomic_store(&watched, NULL);
+	}
+	free(t);
+	printf("lifecycle: %zu pools, submits racing shutdown\n", iters);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "bulk";
+	unsigned threads = argc > 2 ? (unsigned)atoi(argv[2]) : 4;
+	size_t tasks = argc > 3 ? strtoull(argv[3], NULL, 0) : 1000000;
+	size_t iters = argc > 4 ? strtoull(argv[4], NULL, 0) : 3;
+	uint64_t seed = argc > 5 ? strtoull(argv[5], NULL, 0) :
+	    ((uint64_t)time(NULL) << 16) ^ (uint64_t)getpid();
+	unsigned passed = 0, failed = 0;
+
+	if (seed == 0)
+		seed = 1;
+	if (getenv("STRESS_WATCHDOG"))
+		watchdog_s = (unsigned)atoi(getenv("STRESS_WATCHDOG"));
+	printf("stress %s threads=%u tasks=%zu iterations=%zu seed=%#llx\n",
+	    mode, threads, tasks, iters, (unsigned long long)seed);
+	fflush(stdout);
+	signal(SIGALRM, on_alarm);
+	for (size_t it = 0; it < (strcmp(mode, "lifecycle") ? iters : 1);
+	    it++) {
+		int rc;
+
+		alarm(watchdog_s);
+		if (strcmp(mode, "bulk") == 0)
+			rc = mode_bulk(threads, tasks, &seed);
+		else if (strcmp(mode, "forkjoin") == 0)
+			rc = mode_forkjoin(threads, tasks, &seed);
+		else if (strcmp(mode, "pingpong") == 0)
+			rc = mode_pingpong(threads, tasks, &seed);
+		else if (strcmp(mode, "lifecycle") == 0)
+			rc = mode_lifecycle(threads, tasks, iters, &seed);
+		else {
+			fprintf(stderr, "stress: unknown mode %s\n", mode);
+			return 2;
+		}
+		alarm(0);
+		rc == 0 ? passed++ : failed++;
+	}
+	printf("%u passed, %u failed\n", passed, failed);
+	return failed != 0;
+}
