@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -728,6 +729,73 @@ t_spawn_fail_intermittent(void)
 		T_CHECK(atomic_load(&ran) >= 200 + 200 - inl && atomic_load(&ran) <= 400,
 		    "cycle %zu: ran %zu (inline %zu)", cyc, atomic_load(&ran), inl);
 	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Signals delivered to workers while they park (futex returns EINTR).  */
+
+static pthread_t sig_threads[8];
+static atomic_uint sig_nthreads;
+static atomic_size_t sig_caught;
+
+static void
+sig_on_start(void *ctx, unsigned i)
+{
+	(void)ctx;
+	if (i < 8)
+		sig_threads[i] = pthread_self();
+	atomic_fetch_add(&sig_nthreads, 1);
+}
+
+static void
+on_usr1(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&sig_caught, 1);
+}
+
+int
+t_signals_while_parked(void)
+{
+	struct sigaction sa;
+	crew_config cfg;
+	crew_pool *p;
+	atomic_size_t ran = 0;
+	struct chain_task c[64];
+	size_t rounds = t_scaled(300) < 30 ? 30 : t_scaled(300), sent = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1; /* no SA_RESTART: futex waits see EINTR */
+	sigemptyset(&sa.sa_mask);
+	T_CHECK(sigaction(SIGUSR1, &sa, NULL) == 0, "sigaction");
+	atomic_store(&sig_nthreads, 0);
+	atomic_store(&sig_caught, 0);
+	crew_config_init(&cfg);
+	cfg.max_threads = 4;
+	cfg.on_thread_start = sig_on_start;
+	T_CHECK(crew_pool_create(&p, &cfg) == 0, "create");
+	t_watch_pool(p);
+	for (size_t r = 0; r < rounds; r++) {
+		unsigned n;
+
+		/* Let the workers park, then hit them while they sleep. */
+		nap_us(300);
+		n = atomic_load(&sig_nthreads);
+		for (unsigned i = 0; i < n && i < 8; i++, sent++)
+			pthread_kill(sig_threads[i], SIGUSR1);
+		for (int i = 0; i < 64; i++) {
+			c[i] = (struct chain_task){ { count_fn, NULL }, 0, &ran, p };
+			T_CHECK(crew_submit(p, &c[i].task) == 0, "submit");
+		}
+		T_CHECK(wait_count(&ran, 64 * (r + 1), 10),
+		    "round %zu: tasks stalled after signals", r);
+	}
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	T_CHECK(atomic_load(&sig_caught) == sent, "%zu of %zu signals handled",
+	    atomic_load(&sig_caught), sent);
+	T_CHECK(sent > 0, "no worker ever started");
+	signal(SIGUSR1, SIG_DFL);
 	return 0;
 }
 

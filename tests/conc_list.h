@@ -38,7 +38,8 @@
 	X(wg_errors, 10)                                                      \
 	X(global_race16, 30)                                                  \
 	X(fairness_outside, 60)                                               \
-	X(blocked_owner, 60)
+	X(blocked_owner, 60)                                                  \
+	X(signals_while_parked, 60)
 
 #define CONC_DECL(name, timeout) int t_##name(void);
 CONC_CASES(CONC_DECL)
