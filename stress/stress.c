@@ -17,6 +17,11 @@
  *   lifecycle  ITERATIONS pools created, fed TASKS/100 tasks from 2
  *              outside threads racing the shutdown, destroyed; every
  *              submit is either accepted and run once or refused
+ *   queued     TASKS tasks queued (one batch plus single submits) while the
+ *              workers are held, then destroy: all of them run first
+ *   nested     tasks of one pool create, use and destroy pools of their
+ *              own; shutdown/destroy called from a task of the same pool
+ *              return CREW_EDEADLK
  *
  * Each iteration uses a fresh pool of THREADS workers.  The seed is printed
  * first; the same seed replays the same sizes, batch splits and pauses (the
@@ -402,6 +407,132 @@ mode_lifecycle(unsigned threads, size_t tasks, size_t iters, uint64_t *seed)
 	return 0;
 }
 
+/* ---------------------------------------------------------- queued */
+
+static atomic_int q_gate;
+static atomic_size_t q_runs;
+
+static void
+q_hold(crew_task *t)
+{
+	(void)t;
+	while (!atomic_load(&q_gate))
+		nap_us(200);
+}
+
+static void
+q_fn(crew_task *t)
+{
+	(void)t;
+	atomic_fetch_add(&q_runs, 1);
+}
+
+static int
+mode_queued(unsigned threads, size_t tasks)
+{
+	crew_pool *p = new_pool(threads);
+	crew_task *t = calloc(tasks + threads, sizeof(*t));
+	crew_batch b = CREW_BATCH_INIT;
+
+	if (!t)
+		FAIL("out of memory");
+	atomic_store(&q_gate, 0);
+	atomic_store(&q_runs, 0);
+	for (unsigned i = 0; i < threads; i++) {
+		t[tasks + i] = (crew_task)CREW_TASK_INIT(q_hold);
+		if (crew_submit(p, &t[tasks + i]) != 0)
+			FAIL("queued: submit");
+	}
+	for (size_t i = 0; i < tasks; i++) {
+		t[i] = (crew_task)CREW_TASK_INIT(q_fn);
+		if (i % 2)
+			crew_batch_push(&b, &t[i]);
+		else if (crew_submit(p, &t[i]) != 0)
+			FAIL("queued: submit");
+	}
+	if (crew_schedule(p, b) != 0)
+		FAIL("queued: schedule");
+	atomic_store(&q_gate, 1);
+	if (crew_pool_destroy(p) != 0)
+		FAIL("queued: destroy");
+	atomic_store(&watched, NULL);
+	if (atomic_load(&q_runs) != tasks)
+		FAIL("queued: %zu of %zu ran before destroy returned",
+		    atomic_load(&q_runs), tasks);
+	free(t);
+	printf("queued: %zu queued tasks drained by destroy\n", tasks);
+	return 0;
+}
+
+/* ---------------------------------------------------------- nested */
+
+struct nest {
+	crew_task task;
+	crew_pool *outer;
+	size_t inner_tasks;
+	atomic_int *bad;
+	atomic_size_t *inner_runs;
+};
+
+static void
+nest_inner(crew_task *t)
+{
+	(void)t;
+}
+
+static void
+nest_fn(crew_task *t)
+{
+	struct nest *x = crew_container_of(t, struct nest, task);
+	crew_config cfg;
+	crew_pool *inner;
+	crew_task *it;
+
+	if (crew_pool_shutdown(x->outer) != CREW_EDEADLK ||
+	    crew_pool_destroy(x->outer) != CREW_EDEADLK)
+		atomic_store(x->bad, 1);
+	crew_config_init(&cfg);
+	cfg.max_threads = 2;
+	if (crew_pool_create(&inner, &cfg) != 0) {
+		atomic_store(x->bad, 1);
+		return;
+	}
+	it = calloc(x->inner_tasks, sizeof(*it));
+	for (size_t i = 0; it && i < x->inner_tasks; i++) {
+		it[i] = (crew_task)CREW_TASK_INIT(nest_inner);
+		if (crew_submit(inner, &it[i]) != 0)
+			atomic_store(x->bad, 1);
+	}
+	if (crew_pool_destroy(inner) != 0)
+		atomic_store(x->bad, 1);
+	atomic_fetch_add(x->inner_runs, x->inner_tasks);
+	free(it);
+}
+
+static int
+mode_nested(unsigned threads, size_t tasks)
+{
+	crew_pool *p = new_pool(threads);
+	struct nest n[8];
+	atomic_int bad = 0;
+	atomic_size_t inner = 0;
+
+	for (int i = 0; i < 8; i++) {
+		n[i] = (struct nest){ CREW_TASK_INIT(nest_fn), p,
+		    tasks / 100 + 1, &bad, &inner };
+		if (crew_submit(p, &n[i].task) != 0)
+			FAIL("nested: submit");
+	}
+	if (crew_pool_destroy(p) != 0)
+		FAIL("nested: destroy");
+	atomic_store(&watched, NULL);
+	if (atomic_load(&bad))
+		FAIL("nested: an inner pool misbehaved or EDEADLK was missing");
+	printf("nested: 8 inner pools of %zu tasks inside tasks\n",
+	    tasks / 100 + 1);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -434,6 +565,10 @@ main(int argc, char **argv)
 			rc = mode_pingpong(threads, tasks, &seed);
 		else if (strcmp(mode, "lifecycle") == 0)
 			rc = mode_lifecycle(threads, tasks, iters, &seed);
+		else if (strcmp(mode, "queued") == 0)
+			rc = mode_queued(threads, tasks);
+		else if (strcmp(mode, "nested") == 0)
+			rc = mode_nested(threads, tasks);
 		else {
 			fprintf(stderr, "stress: unknown mode %s\n", mode);
 			return 2;
