@@ -1,0 +1,59 @@
+#!/bin/sh
+# Runs the stress programs.  `tools/run-stress.sh short` is part of
+# `make check` (a few minutes); `tools/run-stress.sh long` runs for hours.
+# Each program prints its seed first; replay a failure with the same
+# arguments and that seed.  Extra environments: everything again pinned to
+# one CPU (taskset -c 0) and, when stress-ng is installed, under background
+# CPU load.  Exits non-zero on the first failure.
+set -eu
+cd "$(dirname "$0")/.."
+B=${STRESS_BIN:-build/stress}
+mode=${1:-short}
+if [ "$mode" = long ]; then
+	N=10000000; IT=50; REPEAT=${STRESS_REPEAT:-20}
+else
+	N=1000000; IT=2; REPEAT=1
+fi
+run() {
+	echo "== $*"
+	"$@" | tail -3
+}
+suite() { # prefix
+	for w in 1 2 4 8 32; do
+		run $1 "$B/stress" bulk "$w" "$N" "$IT"
+	done
+	run $1 "$B/stress" forkjoin 4 "$N" "$IT"
+	run $1 "$B/stress" pingpong 4 $((N / 10)) "$IT"
+	run $1 "$B/stress" lifecycle 4 100000 $((IT * 100))
+	run $1 "$B/stress" queued 4 "$N" "$IT"
+	run $1 "$B/stress" nested 4 "$N" "$IT"
+	run $1 "$B/stress_ring" steal 4 "$N" "$IT"
+	run $1 "$B/stress_ring" global 8 "$N" "$IT"
+	run $1 "$B/stress_chaos" bulk 4 $((N / 4)) "$IT"
+	run $1 "$B/stress_chaos" forkjoin 4 $((N / 4)) "$IT"
+}
+i=0
+while [ $i -lt $REPEAT ]; do
+	suite ""
+	if command -v taskset >/dev/null 2>&1; then
+		echo "-- pinned to one CPU (taskset -c 0)"
+		run taskset -c 0 "$B/stress" bulk 4 $((N / 4)) "$IT"
+		run taskset -c 0 "$B/stress" pingpong 4 $((N / 20)) "$IT"
+		run taskset -c 0 "$B/stress" queued 4 $((N / 4)) "$IT"
+		run taskset -c 0 "$B/stress_ring" steal 4 $((N / 4)) "$IT"
+	fi
+	if command -v stress-ng >/dev/null 2>&1; then
+		echo "-- under background load (stress-ng --cpu 2)"
+		stress-ng --cpu 2 --timeout 600s --quiet &
+		load=$!
+		trap 'kill $load 2>/dev/null || true' EXIT
+		run "$B/stress" bulk 4 $((N / 4)) "$IT"
+		run "$B/stress" pingpong 4 $((N / 20)) "$IT"
+		run "$B/stress_ring" steal 4 $((N / 4)) "$IT"
+		kill $load 2>/dev/null || true
+		wait $load 2>/dev/null || true
+		trap - EXIT
+	fi
+	i=$((i + 1))
+done
+echo "stress: all passed"
