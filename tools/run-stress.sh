@@ -14,27 +14,34 @@ if [ "$mode" = long ]; then
 else
 	N=1000000; IT=2; REPEAT=1
 fi
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 run() {
 	echo "== $*"
-	"$@" | tail -3
+	if ! "$@" >"$log" 2>&1; then
+		cat "$log"
+		echo "stress: FAILED: $*"
+		exit 1
+	fi
+	tail -2 "$log"
 }
-suite() { # prefix
+suite() {
 	for w in 1 2 4 8 32; do
-		run $1 "$B/stress" bulk "$w" "$N" "$IT"
+		run "$B/stress" bulk "$w" "$N" "$IT"
 	done
-	run $1 "$B/stress" forkjoin 4 "$N" "$IT"
-	run $1 "$B/stress" pingpong 4 $((N / 10)) "$IT"
-	run $1 "$B/stress" lifecycle 4 100000 $((IT * 100))
-	run $1 "$B/stress" queued 4 "$N" "$IT"
-	run $1 "$B/stress" nested 4 "$N" "$IT"
-	run $1 "$B/stress_ring" steal 4 "$N" "$IT"
-	run $1 "$B/stress_ring" global 8 "$N" "$IT"
-	run $1 "$B/stress_chaos" bulk 4 $((N / 4)) "$IT"
-	run $1 "$B/stress_chaos" forkjoin 4 $((N / 4)) "$IT"
+	run "$B/stress" forkjoin 4 "$N" "$IT"
+	run "$B/stress" pingpong 4 $((N / 10)) "$IT"
+	run "$B/stress" lifecycle 4 100000 $((IT * 100))
+	run "$B/stress" queued 4 "$N" "$IT"
+	run "$B/stress" nested 4 "$N" "$IT"
+	run "$B/stress_ring" steal 4 "$N" "$IT"
+	run "$B/stress_ring" global 8 "$N" "$IT"
+	run "$B/stress_chaos" bulk 4 $((N / 4)) "$IT"
+	run "$B/stress_chaos" forkjoin 4 $((N / 4)) "$IT"
 }
 i=0
 while [ $i -lt $REPEAT ]; do
-	suite ""
+	suite
 	if command -v taskset >/dev/null 2>&1; then
 		echo "-- pinned to one CPU (taskset -c 0)"
 		run taskset -c 0 "$B/stress" bulk 4 $((N / 4)) "$IT"
@@ -46,13 +53,13 @@ while [ $i -lt $REPEAT ]; do
 		echo "-- under background load (stress-ng --cpu 2)"
 		stress-ng --cpu 2 --timeout 600s --quiet &
 		load=$!
-		trap 'kill $load 2>/dev/null || true' EXIT
+		trap 'kill $load 2>/dev/null || true; rm -f "$log"' EXIT
 		run "$B/stress" bulk 4 $((N / 4)) "$IT"
 		run "$B/stress" pingpong 4 $((N / 20)) "$IT"
 		run "$B/stress_ring" steal 4 $((N / 4)) "$IT"
 		kill $load 2>/dev/null || true
 		wait $load 2>/dev/null || true
-		trap - EXIT
+		trap 'rm -f "$log"' EXIT
 	fi
 	i=$((i + 1))
 done
