@@ -21,18 +21,23 @@ OPT ?= -O2 -g
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wcast-align -Wundef -Wwrite-strings -Wformat=2
 WERROR ?=
-CFLAGS_BASE := -std=c11 $(OPT) $(WARN) $(WERROR) -pthread -Iinclude -Isrc \
-	-fvisibility=hidden -MMD -MP
-LDLIBS := -pthread
+# hwloc (topology and pinning, src/topo.c only).  Recursive (=) so that
+# pkg-config runs after check-deps-lib may have installed it.
+HWLOC_CFLAGS = $(shell pkg-config --cflags hwloc 2>/dev/null)
+HWLOC_LIBS = $(shell pkg-config --libs hwloc 2>/dev/null || echo -lhwloc)
+CFLAGS_BASE = -std=c11 $(OPT) $(WARN) $(WERROR) -pthread -Iinclude -Isrc \
+	$(HWLOC_CFLAGS) -fvisibility=hidden -MMD -MP
+LDLIBS = $(HWLOC_LIBS) -pthread
 
 B := build
-SRCS := src/api.c src/cpu.c src/park.c src/pool.c src/wg.c src/for.c src/global.c
+SRCS := src/api.c src/cpu.c src/park.c src/pool.c src/wg.c src/for.c src/global.c \
+	src/topo.c
 LIBNAME := $(B)/libcrew.so.$(VERSION)
 SONAME := libcrew.so.$(VERSION_MAJOR)
 
 .PHONY: all lib install uninstall test check stress bench clean deps \
-	check-deps-test check-deps-bench check-exports check-header \
-	check-atomics test-asan test-tsan help
+	check-deps-lib check-deps-test check-deps-bench check-exports \
+	check-header check-atomics test-asan test-tsan help
 .DEFAULT_GOAL := all
 
 all: lib
@@ -40,7 +45,7 @@ lib: $(B)/libcrew.a $(LIBNAME) $(B)/crew.pc
 
 # ---------------------------------------------------------------- library
 # The release objects are PIC so one set serves both libraries.
-$(B)/obj/%.o: src/%.c | $(B)/obj
+$(B)/obj/%.o: src/%.c | $(B)/obj check-deps-lib
 	$(CC) $(CFLAGS_BASE) -fPIC -c $< -o $@
 
 $(B)/libcrew.a: $(SRCS:src/%.c=$(B)/obj/%.o)
@@ -85,8 +90,10 @@ endef
 deps:
 	@command -v pkg-config >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && sh tools/install-deps.sh; } || \
 	  { echo "deps: run: sudo sh tools/install-deps.sh" >&2; exit 1; }
+check-deps-lib: deps
+	$(call need_pkgs,hwloc)
 check-deps-test: deps
-	$(call need_pkgs,criterion ck)
+	$(call need_pkgs,criterion ck hwloc)
 check-deps-bench: deps
 	$(call need_pkgs,ck hwloc)
 	@if ! command -v gnuplot >/dev/null 2>&1 || ! [ -e /usr/include/oneapi/tbb.h ] && ! [ -e /usr/include/tbb/task_group.h ]; then \
@@ -117,14 +124,14 @@ UNIT_VARS := dbg cap4 cap8 wrap asan
 TEST_SUPPORT := tests/support.c tests/conc.c
 
 define variant_rules
-$(B)/$(1)/%.o: src/%.c | $(B)/$(1)
+$(B)/$(1)/%.o: src/%.c | $(B)/$(1) check-deps-lib
 	@echo "  CC $(1)/$$(@F)"; $$(CC) $$(call TEST_CFLAGS,$(1)) -c $$< -o $$@
 $(B)/$(1)/t_%.o: tests/%.c | $(B)/$(1)
 	@echo "  CC $(1)/$$(@F)"; $$(CC) $$(call TEST_CFLAGS,$(1)) -c $$< -o $$@
 $(B)/$(1)/libcrew.a: $(SRCS:src/%.c=$(B)/$(1)/%.o)
 	rm -f $$@; ar rcs $$@ $$^
 $(B)/$(1)/test_%: $(B)/$(1)/t_test_%.o $(B)/$(1)/t_support.o $(B)/$(1)/t_conc.o $(B)/$(1)/t_conc_par.o $(B)/$(1)/libcrew.a
-	$$(CC) $$^ -o $$@ $$(call TEST_LDFLAGS,$(1)) -lcriterion $(LDLIBS)
+	$$(CC) $$^ -o $$@ $$(call TEST_LDFLAGS,$(1)) -lcriterion $$(LDLIBS)
 $(B)/$(1):
 	mkdir -p $$@
 endef
@@ -194,8 +201,13 @@ clean:
 
 # ------------------------------------------------------------ bench
 BENCH_CFLAGS = -std=gnu11 -O2 -g -pthread -Iinclude -Isrc -Ibench
+# libcrew.a needs hwloc now.  Until bench/Makefile links it after
+# $(LIBCREW) itself, hand bench the library file with the archive (a file,
+# not -lhwloc, because LIBCREW is also a prerequisite there).
+BENCH_LIBCREW = $(CURDIR)/$(B)/libcrew.a \
+	$(shell pkg-config --variable=libdir hwloc)/libhwloc.so
 bench: check-deps-bench lib
-	@$(MAKE) --no-print-directory -C bench
+	@$(MAKE) --no-print-directory -C bench LIBCREW="$(BENCH_LIBCREW)"
 	@sh bench/run.sh
 
 -include $(wildcard $(B)/*/*.d)

@@ -97,6 +97,46 @@ CREW_API int crew_batch_push(crew_batch *b, crew_task *task);
 /* Moves every task of src to the end of dst and empties src. */
 CREW_API int crew_batch_append(crew_batch *dst, crew_batch *src);
 
+/*
+ * Where worker threads run (crew_config.pin, or CREW_PIN in the
+ * environment).  crew_pool_create() reads the machine's topology with
+ * hwloc (once per process, about 1 ms) and plans a place for every worker
+ * index within the CPUs the creating thread may use (its affinity mask):
+ *
+ *   CREW_PIN_NONE   workers are not bound (the default).
+ *   CREW_PIN_CORES  worker i is bound to the i-th usable physical core (all
+ *                   its hardware threads); cores in topology order (package
+ *                   by package, L3 by L3, L2 by L2), so neighbouring
+ *                   workers share caches.
+ *   CREW_PIN_PUS    worker i is bound to the i-th usable hardware thread
+ *                   (PU), in topology order: SMT siblings are neighbours.
+ *   CREW_PIN_NUMA   worker i is bound to all usable CPUs of NUMA node
+ *                   i mod N (N: the nodes that have usable CPUs): workers
+ *                   are spread round-robin over the nodes.
+ *
+ * More workers than places: the plan wraps around (worker i takes place
+ * i mod places), so several workers share a core, PU or node.  A pinned
+ * worker binds itself before its first task (and before on_thread_start),
+ * and its per-worker queues are allocated on its NUMA node.  Pinning never
+ * makes crew_pool_create() or a worker fail: when the topology cannot be
+ * read or a binding is refused, the worker runs unpinned (on all the CPUs
+ * the plan may use, when that binding works) and crew_stats.pin_failures
+ * counts it.
+ *
+ * Whatever the mode, an idle worker steals first from workers that share
+ * its core or L2 cache, then its L3 cache, then its NUMA node, then from
+ * the rest, each class in round-robin order starting after itself; with
+ * CREW_PIN_NONE the classes are those the workers would have under
+ * CREW_PIN_CORES.  crew_pool_pin_plan() reports places and orders, and
+ * build/crew-topo prints them.
+ */
+enum crew_pin {
+	CREW_PIN_NONE = 0,
+	CREW_PIN_CORES = 1,
+	CREW_PIN_PUS = 2,
+	CREW_PIN_NUMA = 3
+};
+
 /* Pool configuration.  Always start from crew_config_init(). */
 typedef struct crew_config {
 	/*
@@ -113,18 +153,30 @@ typedef struct crew_config {
 	void (*on_thread_start)(void *ctx, unsigned index);
 	void (*on_thread_stop)(void *ctx, unsigned index);
 	void *hook_ctx;
+	/*
+	 * Worker placement (enum crew_pin above).  crew_config_init() sets it
+	 * from the environment variable CREW_PIN (none, cores, pus or numa;
+	 * anything else means none); a value stored after init wins.  It
+	 * takes the place of one former reserved pointer: the struct keeps
+	 * its size.
+	 */
+	enum crew_pin pin;
 	/* Reserved for later options; crew_config_init() zeroes it. */
-	void *reserved[4];
+	void *reserved[3];
 } crew_config;
 
 #define CREW_MAX_THREADS 16383u
 
-/* Fills cfg with the defaults.  CREW_EINVAL for NULL. */
+/*
+ * Fills cfg with the defaults, and pin from CREW_PIN (read with getenv()
+ * on every call).  CREW_EINVAL for NULL.
+ */
 CREW_API int crew_config_init(crew_config *cfg);
 
 /*
- * Creates a pool.  cfg NULL means defaults.  No thread starts until work is
- * scheduled.  Returns 0 and sets *out, or CREW_EINVAL / CREW_ENOMEM.
+ * Creates a pool.  cfg NULL means defaults (crew_config_init()).  No thread
+ * starts until work is scheduled.  Returns 0 and sets *out, or CREW_EINVAL
+ * (NULL out, pin not a crew_pin value) / CREW_ENOMEM.
  */
 CREW_API int crew_pool_create(crew_pool **out, const crew_config *cfg);
 
@@ -206,7 +258,8 @@ CREW_API int crew_each(crew_pool *pool, void *items, size_t count,
 
 /*
  * The process-wide pool, created on first use (safe under racing first
- * calls) with max_threads from the environment variable CREW_THREADS.
+ * calls) with max_threads from the environment variable CREW_THREADS and
+ * pin from CREW_PIN.
  * NULL if it cannot be created.  A NULL pool argument to crew_submit,
  * crew_schedule, crew_for and crew_each means this pool.
  * crew_global_shutdown() destroys it (a later crew_global() makes a new
@@ -230,9 +283,57 @@ typedef struct crew_stats {
 	uint64_t wakeups;           /* futex sleeps ended by a notification */
 	uint64_t spawn_failures;
 	unsigned max_threads;
+	/* The crew_pin mode in effect: the configured one, or CREW_PIN_NONE
+	 * when the topology could not be read. */
+	unsigned pin_mode;
+	uint64_t pinned_workers;    /* workers bound to their planned place */
+	/* Workers that were to be bound but run unpinned: the topology could
+	 * not be read, or the system refused the binding. */
+	uint64_t pin_failures;
 } crew_stats;
 
 CREW_API void crew_pool_stats(crew_pool *pool, crew_stats *out);
+
+/*
+ * One worker's place in a pool's pin plan (crew_pool_pin_plan()).  Core
+ * and cache numbers are hwloc logical indices (lstopo's "L#"); CPUs and
+ * NUMA nodes are OS numbers (as sched_getcpu() and numactl give them).
+ */
+typedef struct crew_pin_place {
+	int cpu;        /* lowest CPU of the worker's binding; -1: unpinned */
+	int ncpus;      /* CPUs in the binding; 0: unpinned */
+	/*
+	 * The core, L2, L3 and NUMA node that hold the whole place (-1: none
+	 * does, or the topology could not be read).  The victim order follows
+	 * them; under CREW_PIN_NONE they are those of the place the worker
+	 * would have under CREW_PIN_CORES.
+	 */
+	int core;
+	int l2;
+	int l3;
+	int numa_node;
+	int bound;      /* 1: the worker thread runs bound to its place */
+	int mem_bound;  /* 1: its per-worker memory is bound to numa_node */
+	int reserved[4]; /* zero */
+} crew_pin_place;
+
+/*
+ * Reports where worker index `worker` (0 <= worker < max_threads) of pool
+ * is (to be) pinned, and its victim order: the worker indices it tries to
+ * steal from, in order (see enum crew_pin), over all max_threads workers;
+ * at run time it skips workers not started yet.  Fills *place unless
+ * NULL, and the first min(nvictims, order length) entries of victims.
+ * Callable from any thread, inside tasks too, until crew_pool_destroy(),
+ * whether the worker has started or not.  `bound` is set by the worker
+ * before its first task, so it reads 1 on any thread that has seen that
+ * task's effects.
+ *
+ * Returns the length of the victim order (max_threads - 1), or CREW_EINVAL
+ * for a NULL pool, worker >= max_threads, or NULL victims with
+ * nvictims > 0.
+ */
+CREW_API int crew_pool_pin_plan(crew_pool *pool, unsigned worker,
+    crew_pin_place *place, unsigned *victims, size_t nvictims);
 
 /* The worker index of the calling thread in pool, or -1 if it is none. */
 CREW_API int crew_worker_index(const crew_pool *pool);

@@ -1,8 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* Small public helpers: batches, configuration, errors, version. */
+#define _GNU_SOURCE
 #include "internal.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+/* pin took the place of reserved[0]: the struct keeps its size. */
+_Static_assert(sizeof(crew_config) ==
+    offsetof(crew_config, pin) + 4 * sizeof(void *),
+    "crew_config changed size");
 
 CREW_API int
 crew_batch_push(crew_batch *b, crew_task *t)
@@ -44,7 +52,32 @@ crew_config_init(crew_config *cfg)
 		return CREW_EINVAL;
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->name_prefix = "crew-";
+	/* CREW_PIN: none, cores, pus or numa; anything else is none. */
+	if (!crew__pin_parse(getenv("CREW_PIN"), &cfg->pin))
+		cfg->pin = CREW_PIN_NONE;
 	return 0;
+}
+
+static const char *const pin_names[] = { "none", "cores", "pus", "numa" };
+
+bool
+crew__pin_parse(const char *s, enum crew_pin *out)
+{
+	for (size_t i = 0; s != NULL && i < sizeof(pin_names) /
+	    sizeof(pin_names[0]); i++) {
+		if (strcasecmp(s, pin_names[i]) == 0) {
+			*out = (enum crew_pin)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+const char *
+crew__pin_name(enum crew_pin mode)
+{
+	return (unsigned)mode < sizeof(pin_names) / sizeof(pin_names[0]) ?
+	    pin_names[mode] : "invalid";
 }
 
 CREW_API const char *

@@ -159,13 +159,24 @@ struct crew__worker {
 	alignas(CREW__CACHELINE) struct crew__lifo lifo; /* S: owner LIFO stack */
 	alignas(CREW__CACHELINE) struct crew_pool *pool; /* I */
 	unsigned index;             /* I */
-	unsigned victim;            /* O: next steal victim */
 	unsigned lifo_runs;         /* O: consecutive tasks taken from lifo */
 	unsigned helping;           /* O: nesting of crew_wg_wait helping */
 	unsigned tick;              /* O: local pops, for the fairness check */
+	/* Steal order over the nvictims_of first workers: the worker's
+	 * topology victim order (topo.c) with later workers left out,
+	 * rebuilt when more workers have been published.  The array
+	 * (max_threads - 1 entries) follows this struct in its block. */
+	uint16_t *victims;          /* I: the array; O: its contents */
+	unsigned nvictims;          /* O: entries in use */
+	unsigned nvictims_of;       /* O: the nworkers they were built for */
+	bool mem_bound;             /* I: block bound to the worker's node */
+	size_t block_size;          /* I: bytes of the block (struct + array) */
 	pthread_t thread;           /* L: valid once started */
 	struct crew__stats stats;   /* O writes, anyone reads */
 };
+
+_Static_assert(CREW_MAX_THREADS <= UINT16_MAX,
+    "worker indices must fit the uint16_t victim arrays");
 
 struct crew_pool {
 	/* The global queue and its push counter share a line: producers own it. */
@@ -179,7 +190,13 @@ struct crew_pool {
 	_Atomic uint32_t spawn_retry;   /* S: a failed spawn awaits a retry */
 	_Atomic uint64_t retry_after_ns;/* S: not before this (backoff) */
 	_Atomic uint64_t retry_backoff_ns; /* S: doubles per failure */
+	_Atomic uint64_t pinned_workers;/* S: statistic */
+	_Atomic uint64_t pin_failures;  /* S: statistic */
 	alignas(CREW__CACHELINE) struct crew__worker **workers; /* I: array, L: entries */
+	struct crew__plan *plan;        /* I: where workers run (topo.c) */
+	/* Per worker index, CREW__PIN_*: kept outside the workers because a
+	 * worker runs tasks before it is published in nworkers. */
+	_Atomic uint8_t *pin_state;     /* I: array, S: entries */
 	unsigned max_threads;           /* I */
 	size_t stack_size;              /* I */
 	char name_prefix[16];           /* I */
@@ -190,10 +207,17 @@ struct crew_pool {
 	bool shut_down;                 /* life_lock */
 };
 
+#define CREW__PIN_BOUND 1u     /* the thread is bound to its place */
+#define CREW__PIN_MEM_BOUND 2u /* its block is bound to its node */
+
 /* The worker the calling thread is, or NULL. */
 extern _Thread_local struct crew__worker *crew__tls_worker;
 
 unsigned crew__default_threads(void);
+/* Parses a crew_pin name (none, cores, pus, numa; any case); false: none
+ * of those (*out untouched). */
+bool crew__pin_parse(const char *s, enum crew_pin *out);
+const char *crew__pin_name(enum crew_pin mode);
 /* Runs one task of w's pool if one can be found; false if none. */
 bool crew__help_one(struct crew__worker *w);
 /* Whether some worker of p is parked (a hint: relaxed). */
@@ -212,5 +236,84 @@ unsigned crew__pool_max_threads(struct crew_pool *p);
 int crew__debug_dump(crew_pool *p, char *buf, size_t size);
 void crew__worker_init(struct crew__worker *w, struct crew_pool *pool,
     unsigned index);
+
+/* ------------------------------------------------------------------ */
+/* Topology and pin plan (topo.c, the only file that includes hwloc).  */
+
+/* A pool's plan: where each worker index runs and whom it steals from.
+ * Immutable once built; any thread may read it. */
+struct crew__plan;
+
+/* One worker's place, in plain numbers (see crew_pin_place). */
+struct crew__place {
+	bool pinned;    /* the plan binds this worker */
+	int cpu;        /* lowest OS CPU of the place; -1: none */
+	int ncpus;      /* CPUs in the place; 0: none */
+	int core, l2, l3; /* logical indices of the objects holding it; -1 */
+	int numa;       /* OS index of the NUMA node holding it; -1 */
+};
+
+/* Victim classes, nearest first. */
+enum { CREW__V_L2, CREW__V_L3, CREW__V_NUMA, CREW__V_REST };
+
+/*
+ * Builds the plan of a pool of nthreads workers on this machine, within
+ * the CPUs the calling thread may use.  Never fails for want of a
+ * topology (the plan then has no places and `failed` is set when mode
+ * asked for pinning): only CREW_ENOMEM.
+ */
+int crew__topo_plan(struct crew__plan **out, enum crew_pin mode,
+    unsigned nthreads);
+/*
+ * Test and tool hook: the plan on a synthetic hwloc topology (desc as in
+ * hwloc_topology_set_synthetic, e.g. "pack:2 numa:2 l3:2 core:4 pu:2"),
+ * limited to the CPU list `usable` ("0-3,8"; NULL: all).  Such a plan
+ * never binds.  CREW_EINVAL for a description or list hwloc rejects.
+ */
+int crew__topo_plan_synthetic(struct crew__plan **out, const char *desc,
+    const char *usable, enum crew_pin mode, unsigned nthreads);
+void crew__topo_plan_free(struct crew__plan *plan);
+/* The mode in effect (CREW_PIN_NONE when the plan failed). */
+enum crew_pin crew__topo_mode(const struct crew__plan *plan);
+/* Pinning was asked for but no topology could be read. */
+bool crew__topo_failed(const struct crew__plan *plan);
+/* Places: the distinct places workers cycle through (0: none). */
+unsigned crew__topo_nplaces(const struct crew__plan *plan);
+void crew__topo_place(const struct crew__plan *plan, unsigned worker,
+    struct crew__place *out);
+/* The CREW__V_* class of victim `other` as seen from worker `self`. */
+int crew__topo_class(const struct crew__plan *plan, unsigned self,
+    unsigned other);
+/*
+ * Writes worker self's victim order among workers [0, n) (self left out)
+ * to out and returns its length: class by class, nearest first, each in
+ * round-robin order starting after self.
+ */
+unsigned crew__topo_victims(const struct crew__plan *plan, unsigned self,
+    unsigned n, uint16_t *out);
+/* The same order as unsigned, storing only the first `limit` entries. */
+unsigned crew__topo_victims_u(const struct crew__plan *plan, unsigned self,
+    unsigned n, unsigned *out, size_t limit);
+/*
+ * Binds the calling thread to worker's place.  1: bound; 0: the plan does
+ * not bind it; -1: it should be bound but cannot be: it runs unpinned
+ * (bound to all the plan's usable CPUs when even that is possible).
+ */
+int crew__topo_bind(const struct crew__plan *plan, unsigned worker);
+/*
+ * Allocates a CREW__CACHELINE-aligned block of size bytes (a multiple of
+ * it) for worker: on its NUMA node when the plan binds it there
+ * (*mem_bound = true), else from the heap.  NULL when out of memory.
+ */
+void *crew__topo_alloc(const struct crew__plan *plan, unsigned worker,
+    size_t size, bool *mem_bound);
+void crew__topo_free(const struct crew__plan *plan, void *block,
+    size_t size, bool mem_bound);
+/*
+ * Writes the topology as the plan sees it (packages, NUMA nodes, L3, L2,
+ * cores, PUs, with their CPUs) into buf, snprintf-style: returns the
+ * length the whole text needs.
+ */
+int crew__topo_format(const struct crew__plan *plan, char *buf, size_t size);
 
 #endif /* CREW_INTERNAL_H */

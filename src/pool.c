@@ -79,7 +79,17 @@ crew__worker_init(struct crew__worker *w, struct crew_pool *pool,
 	atomic_init(&w->lifo.n, 0);
 	w->pool = pool;
 	w->index = index;
-	w->victim = index + 1;
+}
+
+/* Bytes of a worker's block: the struct, then its victim array. */
+static size_t
+worker_block_size(unsigned max_threads)
+{
+	size_t v = (size_t)(max_threads > 1 ? max_threads - 1 : 1) *
+	    sizeof(uint16_t);
+
+	return sizeof(struct crew__worker) +
+	    (v + CREW__CACHELINE - 1) / CREW__CACHELINE * CREW__CACHELINE;
 }
 
 /* With spawn_lock held and a `spawned` reservation made: start a worker. */
@@ -87,27 +97,40 @@ static int
 spawn_locked(struct crew_pool *p)
 {
 	unsigned idx = p->nthreads;
+	size_t size = worker_block_size(p->max_threads);
 	struct crew__worker *w;
 	pthread_attr_t attr;
+	bool mem_bound;
 	int rc;
 
 	if (idx >= p->max_threads)
 		return CREW_EAGAIN;
-	w = aligned_alloc(CREW__CACHELINE, sizeof(*w));
+	/* On the worker's NUMA node when it is pinned to one. */
+	w = crew__topo_alloc(p->plan, idx, size, &mem_bound);
 	if (w == NULL)
 		return CREW_ENOMEM;
 	crew__worker_init(w, p, idx);
-	if (pthread_attr_init(&attr) != 0) {
-		free(w);
-		return CREW_ENOMEM;
+	w->victims = (uint16_t *)(void *)(w + 1);
+	w->mem_bound = mem_bound;
+	w->block_size = size;
+	/* relaxed: pthread_create orders it before the worker's own
+	 * update and its tasks; a failed start clears it below */
+	atomic_store_explicit(&p->pin_state[idx],
+	    mem_bound ? CREW__PIN_MEM_BOUND : 0, memory_order_relaxed);
+	rc = pthread_attr_init(&attr) != 0 ? CREW_ENOMEM : 0;
+	if (rc == 0) {
+		if (p->stack_size)
+			(void)pthread_attr_setstacksize(&attr, p->stack_size);
+		if (pthread_create(&w->thread, &attr, worker_main, w) != 0)
+			rc = CREW_EAGAIN;
+		pthread_attr_destroy(&attr);
 	}
-	if (p->stack_size)
-		(void)pthread_attr_setstacksize(&attr, p->stack_size);
-	rc = pthread_create(&w->thread, &attr, worker_main, w);
-	pthread_attr_destroy(&attr);
 	if (rc != 0) {
-		free(w);
-		return CREW_EAGAIN;
+		/* relaxed: no thread has this index */
+		atomic_store_explicit(&p->pin_state[idx], 0,
+		    memory_order_relaxed);
+		crew__topo_free(p->plan, w, size, mem_bound);
+		return rc;
 	}
 	p->workers[idx] = w;
 	p->nthreads = idx + 1;
@@ -401,11 +424,24 @@ lifo_steal(struct crew__worker *w, struct crew__worker *v, uint32_t *got)
 }
 
 /*
+ * The workers published so far changed: recompute w's victim order over
+ * them (the plan's topology order, later workers left out).  Runs once
+ * per spawn per worker, never on a path that finds work locally.
+ */
+static __attribute__((noinline)) void
+victims_rebuild(struct crew_pool *p, struct crew__worker *w, uint32_t n)
+{
+	w->nvictims = crew__topo_victims(p->plan, w->index, n, w->victims);
+	w->nvictims_of = n;
+}
+
+/*
  * Where a worker looks for work, in order: the global queue once every
  * CREW__FAIR_TICK pops (so outside submissions cannot starve behind
  * workers that feed themselves), its LIFO slot (unless it ran
  * CREW__LIFO_MAX_RUNS slot tasks in a row), its ring, its overflow queue,
- * the global queue, then every other worker: overflow queue, ring, slot.
+ * the global queue, then every other worker in its victim order (nearest
+ * in the topology first, see topo.c): overflow queue, ring, slot.
  */
 static crew_task *
 find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed,
@@ -438,12 +474,10 @@ find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 	/* acquire: pairs with the release in spawn_locked; makes the
 	 * published workers[] entries readable */
 	n = atomic_load_explicit(&p->nworkers, memory_order_acquire);
-	for (uint32_t i = 0; i < n; i++) {
-		if (w->victim >= n)
-			w->victim = 0;
-		v = p->workers[w->victim++];
-		if (v == w)
-			continue;
+	if (CREW__UNLIKELY(w->nvictims_of != n))
+		victims_rebuild(p, w, n);
+	for (uint32_t i = 0; i < w->nvictims; i++) {
+		v = p->workers[w->victims[i]];
 		CREW__STAT_ADD(w, steal_attempts, 1);
 		/* The victim drains its overflow queue last: take it first. */
 		if ((t = crew__ring_refill(w, &v->ovf, &got)) != NULL) {
@@ -521,6 +555,28 @@ name_thread(struct crew_pool *p, unsigned index)
 	(void)pthread_setname_np(pthread_self(), name);
 }
 
+/* Binds the new worker to its planned place, before its first task. */
+static void
+pin_self(struct crew_pool *p, struct crew__worker *w)
+{
+	int r = crew__topo_bind(p->plan, w->index);
+
+	if (r > 0) {
+		/* relaxed: read by crew_pool_pin_plan, whose callers order it
+		 * through the tasks this worker runs afterwards; only this
+		 * thread writes the entry now */
+		atomic_fetch_or_explicit(&p->pin_state[w->index],
+		    CREW__PIN_BOUND, memory_order_relaxed);
+		/* relaxed: statistic */
+		atomic_fetch_add_explicit(&p->pinned_workers, 1,
+		    memory_order_relaxed);
+	} else if (r < 0) {
+		/* relaxed: statistic */
+		atomic_fetch_add_explicit(&p->pin_failures, 1,
+		    memory_order_relaxed);
+	}
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -532,6 +588,7 @@ worker_main(void *arg)
 	int r;
 
 	crew__tls_worker = w;
+	pin_self(p, w);
 	name_thread(p, w->index);
 	if (p->cfg.on_thread_start)
 		p->cfg.on_thread_start(p->cfg.hook_ctx, w->index);
@@ -745,6 +802,8 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 		crew_config_init(&def);
 		cfg = &def;
 	}
+	if ((unsigned)cfg->pin > CREW_PIN_NUMA)
+		return CREW_EINVAL;
 	max = cfg->max_threads ? cfg->max_threads : crew__default_threads();
 	if (max > CREW_MAX_THREADS)
 		max = CREW_MAX_THREADS;
@@ -753,7 +812,11 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 		return CREW_ENOMEM;
 	memset(p, 0, sizeof(*p));
 	p->workers = calloc(max, sizeof(*p->workers));
-	if (p->workers == NULL) {
+	p->pin_state = calloc(max, sizeof(*p->pin_state));
+	if (p->workers == NULL || p->pin_state == NULL ||
+	    crew__topo_plan(&p->plan, cfg->pin, max) != 0) {
+		free(p->workers);
+		free((void *)p->pin_state);
 		free(p);
 		return CREW_ENOMEM;
 	}
@@ -767,6 +830,8 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	atomic_init(&p->spawn_retry, 0);
 	atomic_init(&p->retry_after_ns, 0);
 	atomic_init(&p->retry_backoff_ns, 0);
+	atomic_init(&p->pinned_workers, 0);
+	atomic_init(&p->pin_failures, 0);
 	p->max_threads = max;
 	p->stack_size = cfg->stack_size;
 	p->cfg = *cfg;
@@ -866,9 +931,14 @@ crew_pool_destroy(crew_pool *p)
 		return CREW_EINVAL;
 	if ((rc = crew_pool_shutdown(p)) != 0)
 		return rc;
-	for (unsigned i = 0; i < p->nthreads; i++)
-		free(p->workers[i]);
+	for (unsigned i = 0; i < p->nthreads; i++) {
+		struct crew__worker *w = p->workers[i];
+
+		crew__topo_free(p->plan, w, w->block_size, w->mem_bound);
+	}
 	free(p->workers);
+	free((void *)p->pin_state);
+	crew__topo_plan_free(p->plan);
 	pthread_mutex_destroy(&p->spawn_lock);
 	pthread_mutex_destroy(&p->life_lock);
 	free(p);
@@ -897,6 +967,13 @@ crew_pool_stats(crew_pool *p, crew_stats *out)
 	out->spawn_failures = atomic_load_explicit(&p->spawn_failures,
 	    memory_order_relaxed);
 	out->max_threads = p->max_threads;
+	out->pin_mode = (unsigned)crew__topo_mode(p->plan);
+	/* relaxed: statistic */
+	out->pinned_workers = atomic_load_explicit(&p->pinned_workers,
+	    memory_order_relaxed);
+	/* relaxed: statistic */
+	out->pin_failures = atomic_load_explicit(&p->pin_failures,
+	    memory_order_relaxed);
 	for (uint32_t i = 0; i < n; i++) {
 		struct crew__stats *st = &p->workers[i]->stats;
 #define CREW__SUM(f) out->f += atomic_load_explicit(&st->f, memory_order_relaxed) /* relaxed: statistic */
@@ -909,6 +986,36 @@ crew_pool_stats(crew_pool *p, crew_stats *out)
 		CREW__SUM(wakeups);
 #undef CREW__SUM
 	}
+}
+
+CREW_API int
+crew_pool_pin_plan(crew_pool *p, unsigned worker, crew_pin_place *place,
+    unsigned *victims, size_t nvictims)
+{
+	struct crew__place pl;
+	unsigned len, st;
+
+	if (p == NULL || worker >= p->max_threads ||
+	    (victims == NULL && nvictims > 0))
+		return CREW_EINVAL;
+	if (place != NULL) {
+		/* relaxed: see pin_self */
+		st = atomic_load_explicit(&p->pin_state[worker],
+		    memory_order_relaxed);
+		crew__topo_place(p->plan, worker, &pl);
+		memset(place, 0, sizeof(*place));
+		place->cpu = pl.pinned ? pl.cpu : -1;
+		place->ncpus = pl.pinned ? pl.ncpus : 0;
+		place->core = pl.core;
+		place->l2 = pl.l2;
+		place->l3 = pl.l3;
+		place->numa_node = pl.numa;
+		place->bound = (st & CREW__PIN_BOUND) != 0;
+		place->mem_bound = (st & CREW__PIN_MEM_BOUND) != 0;
+	}
+	len = crew__topo_victims_u(p->plan, worker, p->max_threads, victims,
+	    nvictims);
+	return (int)len;
 }
 
 CREW_API int
