@@ -35,13 +35,14 @@ SRCS := src/api.c src/cpu.c src/park.c src/pool.c src/wg.c src/for.c src/global.
 LIBNAME := $(B)/libcrew.so.$(VERSION)
 SONAME := libcrew.so.$(VERSION_MAJOR)
 
-.PHONY: all lib install uninstall test check stress bench clean deps \
+.PHONY: all lib tools install uninstall test check stress bench clean deps \
 	check-deps-lib check-deps-test check-deps-bench check-exports \
-	check-header check-atomics test-asan test-tsan help
+	check-header check-atomics check-tools test-asan test-tsan help
 .DEFAULT_GOAL := all
 
-all: lib
+all: lib tools
 lib: $(B)/libcrew.a $(LIBNAME) $(B)/crew.pc
+tools: $(B)/crew-topo
 
 # ---------------------------------------------------------------- library
 # The release objects are PIC so one set serves both libraries.
@@ -59,6 +60,12 @@ $(LIBNAME): $(SRCS:src/%.c=$(B)/obj/%.o)
 $(B)/crew.pc: crew.pc.in Makefile | $(B)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# build/crew-topo: the topology, pin plan and victim orders crew uses
+# (tools/crew-topo runs it).  Statically linked: it calls internal crew__
+# functions (the synthetic-topology hook among them).
+$(B)/crew-topo: tools/crew-topo.c $(B)/libcrew.a
+	$(CC) $(CFLAGS_BASE) -MF $(B)/obj/crew-topo.d $< $(B)/libcrew.a -o $@ $(LDLIBS)
 
 $(B) $(B)/obj:
 	mkdir -p $@
@@ -179,14 +186,20 @@ check-header: | $(B)
 	$(CXX) -x c++ -std=c++11 -Wall -Wextra -Werror -Iinclude -c $(B)/hdr.c -o $(B)/hdr_cxx.o
 	@echo "check-header: crew.h compiles alone as C11 and C++11"
 
+# build/crew-topo runs on this machine and on a synthetic topology.
+check-tools: $(B)/crew-topo
+	@$(B)/crew-topo --pin cores > /dev/null
+	@$(B)/crew-topo --pin numa --threads 9 --synthetic "pack:2 numa:2 l3:2 core:4 pu:2" > /dev/null
+	@echo "check-tools: crew-topo runs"
+
 # Every atomic operation carries a comment on its line or the one above.
 check-atomics:
 	@sh tools/check-atomics.sh src/*.c src/*.h
 
 check: check-deps-test
 	$(MAKE) --no-print-directory clean-build
-	$(MAKE) --no-print-directory WERROR=-Werror lib
-	$(MAKE) --no-print-directory check-exports check-header check-atomics
+	$(MAKE) --no-print-directory WERROR=-Werror lib tools
+	$(MAKE) --no-print-directory check-exports check-header check-atomics check-tools
 	$(MAKE) --no-print-directory test
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-tsan
