@@ -126,9 +126,13 @@ TEST_CFLAGS = $(CFLAGS_BASE) -Werror -Itests $(VAR_$(1))
 TEST_LDFLAGS = $(VAR_$(1)) -Wl,--wrap=pthread_create
 
 # Unit tests (Criterion): each file of UNIT runs in every variant in UNIT_VARS.
-UNIT := test_ring test_queue test_sync test_api test_conc
+UNIT := test_ring test_queue test_sync test_api test_conc test_topo
 UNIT_VARS := dbg cap4 cap8 wrap asan
 TEST_SUPPORT := tests/support.c tests/conc.c
+
+# test_topo injects hwloc failures (topology load, thread binding) through
+# these wrappers, defined in tests/test_topo.c.
+TOPO_WRAP := -Wl,--wrap=hwloc_topology_load -Wl,--wrap=hwloc_set_cpubind
 
 define variant_rules
 $(B)/$(1)/%.o: src/%.c | $(B)/$(1) check-deps-lib
@@ -138,7 +142,7 @@ $(B)/$(1)/t_%.o: tests/%.c | $(B)/$(1)
 $(B)/$(1)/libcrew.a: $(SRCS:src/%.c=$(B)/$(1)/%.o)
 	rm -f $$@; ar rcs $$@ $$^
 $(B)/$(1)/test_%: $(B)/$(1)/t_test_%.o $(B)/$(1)/t_support.o $(B)/$(1)/t_conc.o $(B)/$(1)/t_conc_par.o $(B)/$(1)/libcrew.a
-	$$(CC) $$^ -o $$@ $$(call TEST_LDFLAGS,$(1)) -lcriterion $$(LDLIBS)
+	$$(CC) $$^ -o $$@ $$(call TEST_LDFLAGS,$(1)) $$(if $$(filter test_topo,$$(@F)),$$(TOPO_WRAP)) -lcriterion $$(LDLIBS)
 $(B)/$(1):
 	mkdir -p $$@
 endef
@@ -181,7 +185,7 @@ check-exports: $(LIBNAME)
 
 # The header compiles on its own as C11 and as C++.
 check-header: | $(B)
-	@printf '#include "crew.h"\nint main(void){crew_task t = CREW_TASK_INIT(0); (void)t; return crew_version() == 0;}\n' > $(B)/hdr.c
+	@printf '#include "crew.h"\nint main(void){crew_task t = CREW_TASK_INIT(0); crew_config c; crew_pin_place p; (void)t; (void)p;\n crew_config_init(&c); c.pin = CREW_PIN_CORES; return crew_version() == 0 && c.pin == CREW_PIN_NUMA;}\n' > $(B)/hdr.c
 	$(CC) -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude -c $(B)/hdr.c -o $(B)/hdr_c.o
 	$(CXX) -x c++ -std=c++11 -Wall -Wextra -Werror -Iinclude -c $(B)/hdr.c -o $(B)/hdr_cxx.o
 	@echo "check-header: crew.h compiles alone as C11 and C++11"
