@@ -87,7 +87,15 @@ topo_load(const char *desc)
 		free(tp);
 		return NULL;
 	}
+	/*
+	 * Linux's sysfs gives packages, cores, caches and NUMA nodes.  The
+	 * x86 (cpuid) component would add little and, to run cpuid on every
+	 * PU, moves the calling thread (the pool's creator) across all CPUs
+	 * in turn; it also prints to stderr under Valgrind.  Leave it out.
+	 */
 	if ((desc != NULL && hwloc_topology_set_synthetic(tp->t, desc) != 0) ||
+	    (desc == NULL && hwloc_topology_set_components(tp->t,
+	    HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, "x86") != 0) ||
 	    hwloc_topology_load(tp->t) != 0) {
 		hwloc_topology_destroy(tp->t);
 		free(tp);
