@@ -15,7 +15,9 @@
  *   cpu_ms=812.4
  *
  * Sizes come from the environment: QUICK=1 shrinks everything; NTASKS,
- * WAKE_SAMPLES, IDLE_MS override single knobs.
+ * WAKE_SAMPLES, IDLE_MS override single knobs.  BENCH_WAKE_DUMP=FILE makes
+ * the wake workload also write every sample (us, one per line, in the
+ * order taken) to FILE, for run.sh's latency distributions.
  *
  * Header-only and usable from C11 and C++17.
  */
@@ -167,10 +169,12 @@ bench_parse(struct bench_cfg *c, const char *runtime, int argc, char **argv)
 		exit(2);
 	}
 	c->ntasks = bench_env_long("NTASKS", quick ? 200000 : 1000000);
-	c->wake_samples = (int)bench_env_long("WAKE_SAMPLES", quick ? 40 : 200);
+	/* 100 samples x 20 ms idle = 2 s a process; run.sh pools every
+	 * sample of every round for the distribution. */
+	c->wake_samples = (int)bench_env_long("WAKE_SAMPLES", quick ? 10 : 100);
 	c->wake_idle_ms = 20;
-	c->idle_settle_ms = 100;
-	c->idle_ms = (double)bench_env_long("IDLE_MS", quick ? 300 : 1000);
+	c->idle_settle_ms = quick ? 50 : 100;
+	c->idle_ms = (double)bench_env_long("IDLE_MS", quick ? 100 : 500);
 }
 
 /* ------------------------------------------------ the task body, done */
@@ -267,10 +271,27 @@ bench_percentile(double *v, int n, double pct)
 	return v[k];
 }
 
-/* Wake latencies in ns: prints p50 and p99 in microseconds. */
+/* Wake latencies in ns: prints p50 and p99 in microseconds (and dumps
+ * every sample to $BENCH_WAKE_DUMP when set). */
 static inline void
 bench_emit_wake(const struct bench_cfg *c, double *lat_ns, int n)
 {
+	const char *dump = getenv("BENCH_WAKE_DUMP");
+
+	if (dump != NULL && *dump != '\0') {
+		FILE *f = fopen(dump, "w");
+
+		if (f == NULL) {
+			perror(dump);
+			exit(1);
+		}
+		for (int i = 0; i < n; i++)
+			fprintf(f, "%.3f\n", lat_ns[i] / 1e3);
+		if (fclose(f) != 0) {
+			perror(dump);
+			exit(1);
+		}
+	}
 	double p50 = bench_percentile(lat_ns, n, 50);
 	double p99 = bench_percentile(lat_ns, n, 99);
 

@@ -5,6 +5,7 @@
  * process, and the output format of common.h.
  *
  *   <prog> <workload> <threads>     workload: fib qsort pfor_mem pfor_uneven
+ *                                             fib_oversub
  *
  *   fib          fib(30), a task per call, no cutoff.  Figures: time, and the
  *                cost per spawn: (parallel time x threads - serial time) /
@@ -14,12 +15,22 @@
  *                halves spawned and joined, insertion sort at <= 32.
  *   pfor_mem     2^25 floats, out[i] = sqrtf(in[i]) * 2, 10 passes.
  *   pfor_uneven  2^20 items, item i runs i * 1024 / n steps of an LCG.
+ *   fib_oversub  fib(30) as above at THREADS, 8 and 16 threads, one level
+ *                after the other in the same process (a fresh pool / arena
+ *                per level, warmed up until every thread exists).  Figures:
+ *                fib_oversub8 = time(8) / time(THREADS) and fib_oversub16 =
+ *                time(16) / time(THREADS): 1.0 = no loss from running more
+ *                threads than cores, lower is better.
  *
  * Each program first runs the serial version of its workload (same code,
  * same compiler flags), then the parallel one, checks the result, and
- * prints the parallel time and the speedup over that serial run.  fib is
- * timed 11 times each way, the two loops 3 times, and the medians used.
- * QUICK=1 shrinks every size.
+ * prints the parallel time and the speedup over that serial run.
+ * Repetitions are time-bounded (par_more): fib is timed until 1 s of
+ * parallel time has been spent, at least 3 and at most 11 times (its
+ * serial run alike; fib_oversub: 0.5 s per thread level), the two loops 3
+ * times (their serial runs twice), qsort once; the medians are reported.
+ * QUICK=1 shrinks every size, divides the time budgets by 10 and times the
+ * loops once.
  */
 #ifndef BENCH_PAR_COMMON_H
 #define BENCH_PAR_COMMON_H
@@ -61,7 +72,12 @@ par_quick(void)
 	return q != NULL && *q != '\0' && strcmp(q, "0") != 0;
 }
 
-enum par_workload { PAR_FIB, PAR_QSORT, PAR_PFOR_MEM, PAR_PFOR_UNEVEN };
+enum par_workload { PAR_FIB, PAR_QSORT, PAR_PFOR_MEM, PAR_PFOR_UNEVEN,
+	PAR_FIB_OVERSUB };
+
+/* Thread levels of fib_oversub after THREADS (figures fib_oversub<N>). */
+#define PAR_OVERSUB_NLEVELS 2
+static const int par_oversub_levels[PAR_OVERSUB_NLEVELS] = { 8, 16 };
 
 struct par_cfg {
 	const char *runtime;
@@ -73,8 +89,34 @@ struct par_cfg {
 	long mem_n;
 	int mem_passes;
 	long uneven_n;
-	int reps;      /* timed repetitions; the median is reported */
+	/* Timed repetitions (the median is reported): at least min_reps, at
+	 * most max_reps (<= PAR_MAX_REPS), and no more once budget_ms of
+	 * timed work has been spent (par_more). */
+	int min_reps, max_reps;
+	double budget_ms;
+	int serial_min, serial_max; /* the same for the serial run */
+	double serial_budget_ms;
 };
+
+#define PAR_MAX_REPS 32
+
+/* Whether to time another parallel run after k of them took spent_ms. */
+static inline int
+par_more(const struct par_cfg *c, int k, double spent_ms)
+{
+	if (k < c->min_reps)
+		return 1;
+	return k < c->max_reps && spent_ms < c->budget_ms;
+}
+
+/* The same for the serial baseline. */
+static inline int
+par_more_serial(const struct par_cfg *c, int k, double spent_ms)
+{
+	if (k < c->serial_min)
+		return 1;
+	return k < c->serial_max && spent_ms < c->serial_budget_ms;
+}
 
 /* Median of n doubles (sorts v). */
 static inline double
@@ -95,20 +137,20 @@ static inline void
 par_parse(struct par_cfg *c, const char *runtime, int argc, char **argv)
 {
 	static const char *const names[] = { "fib", "qsort", "pfor_mem",
-		"pfor_uneven" };
+		"pfor_uneven", "fib_oversub" };
 	int q = par_quick(), i;
 
 	memset(c, 0, sizeof(*c));
 	c->runtime = runtime;
 	if (argc != 3) {
-		fprintf(stderr, "usage: %s fib|qsort|pfor_mem|pfor_uneven THREADS\n",
-		    argv[0]);
+		fprintf(stderr, "usage: %s fib|qsort|pfor_mem|pfor_uneven|"
+		    "fib_oversub THREADS\n", argv[0]);
 		exit(2);
 	}
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		if (strcmp(argv[1], names[i]) == 0)
 			break;
-	if (i == 4 || atoi(argv[2]) <= 0) {
+	if (i == 5 || atoi(argv[2]) <= 0) {
 		fprintf(stderr, "%s: bad arguments\n", argv[0]);
 		exit(2);
 	}
@@ -116,13 +158,36 @@ par_parse(struct par_cfg *c, const char *runtime, int argc, char **argv)
 	c->name = names[i];
 	c->threads = atoi(argv[2]);
 	c->fib_n = q ? 25 : 30;
-	c->qsort_n = q ? 1000000 : 10000000;
+	c->qsort_n = q ? 500000 : 10000000;
 	c->mem_n = q ? (1L << 22) : (1L << 25);
 	c->mem_passes = 10;
 	c->uneven_n = q ? (1L << 17) : (1L << 20);
-	/* fib(30) takes ~12 ms: one run is at the mercy of a single
-	 * preemption, so time it 11 times (serial and parallel alike). */
-	c->reps = c->w == PAR_FIB ? 11 : c->w == PAR_QSORT ? 1 : 3;
+	/* fib(30) takes ~10 ms with crew: one run is at the mercy of a
+	 * single preemption, so time it up to 11 times; but libgomp needs
+	 * ~450 ms a run, so stop after 1 s (0.5 s per level of fib_oversub)
+	 * once 3 runs are in.  The loops' serial runs (~0.5 s each) are
+	 * timed twice, to keep `make bench` within its 5 minutes. */
+	switch (c->w) {
+	case PAR_FIB:
+	case PAR_FIB_OVERSUB:
+		c->min_reps = c->serial_min = 3;
+		c->max_reps = c->serial_max = 11;
+		c->budget_ms = c->serial_budget_ms =
+		    c->w == PAR_FIB ? 1000 : 500;
+		break;
+	case PAR_QSORT:
+		c->min_reps = c->max_reps = 1;
+		c->serial_min = c->serial_max = 1;
+		break;
+	default:
+		c->min_reps = c->max_reps = q ? 1 : 3;
+		c->serial_min = c->serial_max = q ? 1 : 2;
+		break;
+	}
+	if (q) {
+		c->budget_ms /= 10;
+		c->serial_budget_ms /= 10;
+	}
 }
 
 static inline void
@@ -286,15 +351,18 @@ par_serial(const struct par_cfg *c, struct par_data *d)
 
 	memset(d, 0, sizeof(*d));
 	switch (c->w) {
-	case PAR_FIB: {
-		double v[32];
+	case PAR_FIB:
+	case PAR_FIB_OVERSUB: {
+		double v[PAR_MAX_REPS], spent = 0;
+		int r;
 
-		for (int r = 0; r < c->reps; r++) {
+		for (r = 0; par_more_serial(c, r, spent); r++) {
 			t0 = par_now_ms();
 			d->fib = par_fib_seq(c->fib_n);
 			v[r] = par_now_ms() - t0;
+			spent += v[r];
 		}
-		return par_median(v, c->reps);
+		return par_median(v, r);
 	}
 	case PAR_QSORT:
 		a = par_qsort_input(c->qsort_n);
@@ -317,30 +385,34 @@ par_serial(const struct par_cfg *c, struct par_data *d)
 			d->in[i] = (float)(i % 1000);
 		par_mem_range(d->in, d->out, 0, c->mem_n); /* fault pages in */
 		{
-			double v[32];
+			double v[PAR_MAX_REPS], spent = 0;
+			int r;
 
-			for (int r = 0; r < c->reps; r++) {
+			for (r = 0; par_more_serial(c, r, spent); r++) {
 				t0 = par_now_ms();
 				for (int p = 0; p < c->mem_passes; p++)
 					par_mem_range(d->in, d->out, 0, c->mem_n);
 				v[r] = par_now_ms() - t0;
+				spent += v[r];
 			}
-			return par_median(v, c->reps);
+			return par_median(v, r);
 		}
 	case PAR_PFOR_UNEVEN:
 		d->uo = (uint32_t *)calloc((size_t)c->uneven_n, sizeof(uint32_t));
 		if (!d->uo)
 			exit(1);
 		{
-			double v[32];
+			double v[PAR_MAX_REPS], spent = 0;
+			int r;
 
-			for (int r = 0; r < c->reps; r++) {
+			for (r = 0; par_more_serial(c, r, spent); r++) {
 				t0 = par_now_ms();
 				par_uneven_range(d->uo, 0, c->uneven_n,
 				    c->uneven_n);
 				v[r] = par_now_ms() - t0;
+				spent += v[r];
 			}
-			return par_median(v, c->reps);
+			return par_median(v, r);
 		}
 	}
 	return 0;
@@ -352,6 +424,7 @@ par_check(const struct par_cfg *c, struct par_data *d, uint64_t fib)
 {
 	switch (c->w) {
 	case PAR_FIB:
+	case PAR_FIB_OVERSUB:
 		return fib == d->fib;
 	case PAR_QSORT:
 		return par_qsort_check(d->qs, c->qsort_n);
@@ -384,6 +457,29 @@ par_report(const struct par_cfg *c, double serial_ms, double par_ms)
 		    (par_ms * c->threads - serial_ms) * 1e6 /
 			(double)par_fib_spawns(c->fib_n), "ns", "lower");
 	par_emit_cpu();
+}
+
+/*
+ * fib_oversub: ms[0] is the median at c->threads, ms[1 + i] the median at
+ * par_oversub_levels[i] threads.
+ */
+static inline void
+par_report_oversub(const struct par_cfg *c, const double *ms)
+{
+	char fig[64];
+
+	for (int i = 0; i < PAR_OVERSUB_NLEVELS; i++) {
+		snprintf(fig, sizeof(fig), "fib_oversub%d", par_oversub_levels[i]);
+		par_emit(c, fig, ms[1 + i] / ms[0], "x", "lower");
+	}
+	par_emit_cpu();
+}
+
+/* Thread count of fib_oversub level l (0: THREADS). */
+static inline int
+par_oversub_threads(const struct par_cfg *c, int l)
+{
+	return l == 0 ? c->threads : par_oversub_levels[l - 1];
 }
 
 #endif

@@ -5,6 +5,11 @@
  * thread sleeps on a wait group meanwhile, so THREADS threads compute.
  * Fork-join uses the README pattern: child task + wait group, other half
  * inline, helping wait.  The loops use crew_for with automatic grain.
+ * fib_oversub: a fresh pool per thread level, warmed up until every worker
+ * is spawned, destroyed before the next level.  CREW_PIN in the
+ * environment reaches crew_config_init() (run.sh sets it per runtime); a
+ * "pinned=P workers=W pin_failures=F" line (summed over the pools) tells
+ * run.sh whether it took effect.
  */
 #include "par_common.h"
 
@@ -128,6 +133,7 @@ root_fn(crew_task *t)
 	} else {
 		switch (cfg.w) {
 		case PAR_FIB:
+		case PAR_FIB_OVERSUB:
 			r->fib = fib(cfg.fib_n);
 			break;
 		case PAR_QSORT:
@@ -161,43 +167,146 @@ run_root(int warm)
 	return r;
 }
 
-int
-main(int argc, char **argv)
+/* Warm-up task: blocks ~1 ms (a busy worker), so the pool spawns more. */
+struct sleep_job {
+	crew_task task;
+	crew_wg *wg;
+};
+
+static void
+sleep_fn(crew_task *t)
+{
+	struct sleep_job *j = crew_container_of(t, struct sleep_job, task);
+	crew_wg *wg = j->wg;
+	struct timespec ts = { 0, 1000000 };
+
+	nanosleep(&ts, NULL);
+	crew_wg_done(wg);
+}
+
+/*
+ * A pool of n workers.  crew spawns workers lazily (when work waits and
+ * no worker is idle), so bursts of 4n tasks that each sleep 1 ms are
+ * submitted until all n exist (at most 50 bursts), then two fib(18)
+ * warm-ups run.
+ */
+static void
+pool_up(unsigned n)
 {
 	crew_config cc;
-	struct root r;
-	double serial;
+	crew_stats st;
+	struct sleep_job *jobs = calloc(4 * (size_t)n, sizeof(*jobs));
 
-	par_parse(&cfg, "crew", argc, argv);
-	serial = par_serial(&cfg, &data);
 	crew_config_init(&cc);
-	cc.max_threads = (unsigned)cfg.threads;
-	if (crew_pool_create(&pool, &cc) != 0)
-		return 1;
-	double v[32];
+	cc.max_threads = n;
+	if (jobs == NULL || crew_pool_create(&pool, &cc) != 0) {
+		fprintf(stderr, "crew_pool_create failed\n");
+		exit(1);
+	}
+	for (int tries = 0;; tries++) {
+		crew_wg wg = CREW_WG_INIT;
 
+		crew_pool_stats(pool, &st);
+		if (st.threads_spawned >= n)
+			break;
+		if (tries == 50) {
+			fprintf(stderr, "crew: only %llu of %u workers spawned "
+			    "after warm-up\n",
+			    (unsigned long long)st.threads_spawned, n);
+			break;
+		}
+		crew_wg_add(&wg, 4 * n);
+		for (unsigned i = 0; i < 4 * n; i++) {
+			jobs[i] = (struct sleep_job){ CREW_TASK_INIT(sleep_fn), &wg };
+			if (crew_submit(pool, &jobs[i].task) != 0)
+				sleep_fn(&jobs[i].task);
+		}
+		crew_wg_wait(&wg);
+	}
+	free(jobs);
 	run_root(1);
 	run_root(1);
-	for (int k = 0; k < cfg.reps; k++) {
+}
+
+/* Times the workload until par_more says stop; returns the median ms. */
+static double
+timed_runs(void)
+{
+	double v[PAR_MAX_REPS], spent = 0;
+	struct root r;
+	int k;
+
+	for (k = 0; par_more(&cfg, k, spent); k++) {
 		r = run_root(0);
 		if (!par_check(&cfg, &data, r.fib)) {
 			fprintf(stderr, "crew %s: wrong result\n", cfg.name);
-			return 1;
+			exit(1);
 		}
 		v[k] = r.ms;
+		spent += r.ms;
 	}
-	par_report(&cfg, serial, par_median(v, cfg.reps));
-	if (getenv("BENCH_STATS")) {
-		crew_stats st;
+	return par_median(v, k);
+}
 
-		crew_pool_stats(pool, &st);
-		fprintf(stderr, "stats: run %llu stolen %llu steal_attempts %llu "
-		    "parks %llu local %llu\n", (unsigned long long)st.tasks_run,
-		    (unsigned long long)st.tasks_stolen,
-		    (unsigned long long)st.steal_attempts,
-		    (unsigned long long)st.parks,
-		    (unsigned long long)st.local_pushes);
+/* Pinning over the pools of this process, for run.sh's pinned= line. */
+static unsigned long long pin_ok, pin_workers, pin_failed;
+
+static void
+print_stats(void)
+{
+	crew_stats st;
+
+	crew_pool_stats(pool, &st);
+	pin_ok += st.pinned_workers;
+	pin_workers += st.threads_spawned;
+	pin_failed += st.pin_failures;
+	if (!getenv("BENCH_STATS"))
+		return;
+	fprintf(stderr, "stats: spawned %llu run %llu stolen %llu "
+	    "steal_attempts %llu parks %llu local %llu pin_mode %u pinned %llu "
+	    "pin_failures %llu\n",
+	    (unsigned long long)st.threads_spawned,
+	    (unsigned long long)st.tasks_run,
+	    (unsigned long long)st.tasks_stolen,
+	    (unsigned long long)st.steal_attempts,
+	    (unsigned long long)st.parks,
+	    (unsigned long long)st.local_pushes, st.pin_mode,
+	    (unsigned long long)st.pinned_workers,
+	    (unsigned long long)st.pin_failures);
+}
+
+static void
+print_pinned(void)
+{
+	printf("pinned=%llu workers=%llu pin_failures=%llu\n", pin_ok,
+	    pin_workers, pin_failed);
+}
+
+int
+main(int argc, char **argv)
+{
+	double serial, ms_main;
+
+	par_parse(&cfg, "crew", argc, argv);
+	serial = par_serial(&cfg, &data);
+	if (cfg.w == PAR_FIB_OVERSUB) {
+		double ms[1 + PAR_OVERSUB_NLEVELS];
+
+		for (int l = 0; l <= PAR_OVERSUB_NLEVELS; l++) {
+			pool_up((unsigned)par_oversub_threads(&cfg, l));
+			ms[l] = timed_runs();
+			print_stats();
+			crew_pool_destroy(pool);
+		}
+		print_pinned();
+		par_report_oversub(&cfg, ms);
+		return 0;
 	}
+	pool_up((unsigned)cfg.threads);
+	ms_main = timed_runs();
+	print_stats();
+	print_pinned();
+	par_report(&cfg, serial, ms_main);
 	crew_pool_destroy(pool);
 	return 0;
 }

@@ -3,7 +3,11 @@
  * OpenMP (libgomp) on the structured-parallelism workloads: tasks with
  * taskwait for fib and qsort (created inside parallel + single), static
  * schedule for the memory-bound loop, dynamic schedule (chunk 256) for the
- * uneven one.  THREADS threads including the master.
+ * uneven one.  THREADS threads including the master.  fib_oversub: the
+ * team size set with omp_set_num_threads() before each level (libgomp keeps
+ * the threads of a larger team idle in its pool; they spin for
+ * GOMP_SPINCOUNT, which libgomp lowers when threads outnumber CPUs, then
+ * sleep).
  */
 #include "par_common.h"
 
@@ -51,6 +55,7 @@ run(uint64_t *fr)
 
 	switch (cfg.w) {
 	case PAR_FIB:
+	case PAR_FIB_OVERSUB:
 #pragma omp parallel
 #pragma omp single
 		*fr = fib(cfg.fib_n);
@@ -76,29 +81,57 @@ run(uint64_t *fr)
 	return par_now_ms() - t0;
 }
 
-int
-main(int argc, char **argv)
+/* Times the workload until par_more says stop; returns the median ms. */
+static double
+timed_runs(void)
 {
-	uint64_t fr = 0, warm = 0;
-	double serial, ms;
+	double v[PAR_MAX_REPS], spent = 0;
+	uint64_t fr = 0;
+	int k;
 
-	par_parse(&cfg, "omp", argc, argv);
-	serial = par_serial(&cfg, &data);
-	omp_set_num_threads(cfg.threads);
+	for (k = 0; par_more(&cfg, k, spent); k++) {
+		v[k] = run(&fr);
+		if (!par_check(&cfg, &data, fr)) {
+			fprintf(stderr, "omp %s: wrong result\n", cfg.name);
+			exit(1);
+		}
+		spent += v[k];
+	}
+	return par_median(v, k);
+}
+
+/* Sets the team size and starts every thread of it. */
+static void
+team_up(int n)
+{
+	uint64_t warm = 0;
+
+	omp_set_num_threads(n);
 #pragma omp parallel
 #pragma omp single
 	warm = fib(18);
 	(void)warm;
-	double v[32];
+}
 
-	for (int k = 0; k < cfg.reps; k++) {
-		ms = run(&fr);
-		if (!par_check(&cfg, &data, fr)) {
-			fprintf(stderr, "omp %s: wrong result\n", cfg.name);
-			return 1;
+int
+main(int argc, char **argv)
+{
+	double serial;
+
+	par_parse(&cfg, "omp", argc, argv);
+	serial = par_serial(&cfg, &data);
+	omp_set_dynamic(0);
+	if (cfg.w == PAR_FIB_OVERSUB) {
+		double ms[1 + PAR_OVERSUB_NLEVELS];
+
+		for (int l = 0; l <= PAR_OVERSUB_NLEVELS; l++) {
+			team_up(par_oversub_threads(&cfg, l));
+			ms[l] = timed_runs();
 		}
-		v[k] = ms;
+		par_report_oversub(&cfg, ms);
+		return 0;
 	}
-	par_report(&cfg, serial, par_median(v, cfg.reps));
+	team_up(cfg.threads);
+	par_report(&cfg, serial, timed_runs());
 	return 0;
 }

@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: MIT
 // oneTBB on the structured-parallelism workloads: task_group for fib and
 // qsort (both halves run, then wait), parallel_for with the default
-// (auto) partitioner for the loops; THREADS threads via global_control.
+// (auto) partitioner for the loops.  THREADS threads: a task_arena of
+// THREADS slots (the main thread takes one in execute()) under a
+// global_control max_allowed_parallelism of THREADS.  The explicit arena
+// matters only above the CPU count: the implicit arena would stay at the
+// CPU count whatever global_control allows.  fib_oversub: a fresh arena and
+// global_control per thread level, the arena terminated after its level.
 #include "par_common.h"
 
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
 
 static struct par_cfg cfg;
@@ -40,20 +46,15 @@ qs(int32_t *a, long lo, long hi)
 	g.wait();
 }
 
-int
-main(int argc, char **argv)
+// One timed run of the workload (inside the arena); returns ms.
+static double
+run(uint64_t *fr)
 {
-	par_parse(&cfg, "tbb", argc, argv);
-	double serial = par_serial(&cfg, &data);
-	tbb::global_control gc(tbb::global_control::max_allowed_parallelism,
-	    (size_t)cfg.threads);
-	uint64_t fr = fib(18);
-	double v[32];
-	for (int k = 0; k < cfg.reps; k++) {
 	double t0 = par_now_ms();
 	switch (cfg.w) {
 	case PAR_FIB:
-		fr = fib(cfg.fib_n);
+	case PAR_FIB_OVERSUB:
+		*fr = fib(cfg.fib_n);
 		break;
 	case PAR_QSORT:
 		qs(data.qs, 0, cfg.qsort_n - 1);
@@ -74,12 +75,52 @@ main(int argc, char **argv)
 		    });
 		break;
 	}
-	v[k] = par_now_ms() - t0;
-	if (!par_check(&cfg, &data, fr)) {
-		fprintf(stderr, "tbb %s: wrong result\n", cfg.name);
-		return 1;
+	return par_now_ms() - t0;
+}
+
+// n threads: warm up, then time until par_more says stop; the median ms.
+static double
+timed_runs(int n)
+{
+	tbb::global_control gc(tbb::global_control::max_allowed_parallelism,
+	    (size_t)n);
+	tbb::task_arena arena(n);
+	double v[PAR_MAX_REPS], spent = 0, med;
+	uint64_t fr = 0;
+	int k;
+
+	arena.execute([&] {
+		fr = fib(18);
+		fr = fib(18);
+		for (k = 0; par_more(&cfg, k, spent); k++) {
+			v[k] = run(&fr);
+			if (!par_check(&cfg, &data, fr)) {
+				fprintf(stderr, "tbb %s: wrong result\n", cfg.name);
+				exit(1);
+			}
+			spent += v[k];
+		}
+	});
+	med = par_median(v, k);
+	if (getenv("BENCH_STATS"))
+		fprintf(stderr, "tbb: arena of %d, max_concurrency %d\n", n,
+		    arena.max_concurrency());
+	arena.terminate();
+	return med;
+}
+
+int
+main(int argc, char **argv)
+{
+	par_parse(&cfg, "tbb", argc, argv);
+	double serial = par_serial(&cfg, &data);
+	if (cfg.w == PAR_FIB_OVERSUB) {
+		double ms[1 + PAR_OVERSUB_NLEVELS];
+		for (int l = 0; l <= PAR_OVERSUB_NLEVELS; l++)
+			ms[l] = timed_runs(par_oversub_threads(&cfg, l));
+		par_report_oversub(&cfg, ms);
+		return 0;
 	}
-	}
-	par_report(&cfg, serial, par_median(v, cfg.reps));
+	par_report(&cfg, serial, timed_runs(cfg.threads));
 	return 0;
 }

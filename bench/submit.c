@@ -14,7 +14,9 @@
  *   idle_cpu      a burst of NTASKS submits, then CPU per second while idle
  *
  * BENCH_STATS=1 prints crew_pool_stats() to stderr at the end (parks and
- * wakeups explain most of the run-to-run spread of submit_task).
+ * wakeups explain most of the run-to-run spread of submit_task).  A
+ * "pinned=P workers=W pin_failures=F" line tells run.sh whether CREW_PIN
+ * (set per runtime by run.sh) took effect.
  */
 #include "common.h"
 
@@ -165,7 +167,8 @@ main(int argc, char **argv)
 		crew_pool_stats(pool, &st);
 		fprintf(stderr, "crew stats: spawned=%llu tasks_run=%llu "
 		    "global_pushes=%llu local_pushes=%llu stolen=%llu "
-		    "steal_attempts=%llu parks=%llu wakeups=%llu\n",
+		    "steal_attempts=%llu parks=%llu wakeups=%llu pin_mode=%u "
+		    "pinned=%llu pin_failures=%llu\n",
 		    (unsigned long long)st.threads_spawned,
 		    (unsigned long long)st.tasks_run,
 		    (unsigned long long)st.global_pushes,
@@ -173,7 +176,19 @@ main(int argc, char **argv)
 		    (unsigned long long)st.tasks_stolen,
 		    (unsigned long long)st.steal_attempts,
 		    (unsigned long long)st.parks,
-		    (unsigned long long)st.wakeups);
+		    (unsigned long long)st.wakeups, st.pin_mode,
+		    (unsigned long long)st.pinned_workers,
+		    (unsigned long long)st.pin_failures);
+	}
+	{
+		crew_stats st;
+
+		/* For run.sh: did CREW_PIN take effect (crew-pin)? */
+		crew_pool_stats(pool, &st);
+		printf("pinned=%llu workers=%llu pin_failures=%llu\n",
+		    (unsigned long long)st.pinned_workers,
+		    (unsigned long long)st.threads_spawned,
+		    (unsigned long long)st.pin_failures);
 	}
 	must(crew_pool_destroy(pool), "crew_pool_destroy");
 	free(tasks);
