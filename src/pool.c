@@ -12,6 +12,9 @@
  *    later notifies (bun #37738); the pool's first worker is started before
  *    any task is queued, so a pool that cannot start one refuses the task
  *    with CREW_EAGAIN instead of stranding it;
+ *  - a new worker starts only once its spawner has published it (it
+ *    passes through spawn_lock), so no work it pushes is hidden from the
+ *    thieves its notifications wake;
  *  - shutdown drains: it closes the global queue (an atomic bit in the
  *    queue word, so every push is either accepted before the close or
  *    refused), sets CLOSING in the sync word, and waits until all workers
@@ -587,6 +590,16 @@ worker_main(void *arg)
 	crew_task *t;
 	int r;
 
+	/*
+	 * Wait until the spawner has published us: it holds spawn_lock from
+	 * before pthread_create until after its release store of nworkers.
+	 * Work we pushed before that would be invisible to thieves, so the
+	 * worker that consumed our notify could search, miss it and park
+	 * while we sit in a long task: a lost wake-up (seen as a 10 s stall
+	 * of conc/burst_after_idle under TSan after a create-heavy test).
+	 */
+	pthread_mutex_lock(&p->spawn_lock);
+	pthread_mutex_unlock(&p->spawn_lock);
 	crew__tls_worker = w;
 	pin_self(p, w);
 	name_thread(p, w->index);
