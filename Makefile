@@ -218,13 +218,8 @@ clean:
 
 # ------------------------------------------------------------ bench
 BENCH_CFLAGS = -std=gnu11 -O2 -g -pthread -Iinclude -Isrc -Ibench
-# libcrew.a needs hwloc now.  Until bench/Makefile links it after
-# $(LIBCREW) itself, hand bench the library file with the archive (a file,
-# not -lhwloc, because LIBCREW is also a prerequisite there).
-BENCH_LIBCREW = $(CURDIR)/$(B)/libcrew.a \
-	$(shell pkg-config --variable=libdir hwloc)/libhwloc.so
 bench: check-deps-bench lib
-	@$(MAKE) --no-print-directory -C bench LIBCREW="$(BENCH_LIBCREW)"
+	@$(MAKE) --no-print-directory -C bench
 	@sh bench/run.sh
 
 -include $(wildcard $(B)/*/*.d)
