@@ -736,16 +736,17 @@ t_spawn_fail_intermittent(void)
 /* Signals delivered to workers while they park (futex returns EINTR).  */
 
 static pthread_t sig_threads[8];
-static atomic_uint sig_nthreads;
+static atomic_bool sig_ready[8];
 static atomic_size_t sig_caught;
 
 static void
 sig_on_start(void *ctx, unsigned i)
 {
 	(void)ctx;
-	if (i < 8)
+	if (i < 8) {
 		sig_threads[i] = pthread_self();
-	atomic_fetch_add(&sig_nthreads, 1);
+		atomic_store(&sig_ready[i], true); /* publishes the handle */
+	}
 }
 
 static void
@@ -769,7 +770,8 @@ t_signals_while_parked(void)
 	sa.sa_handler = on_usr1; /* no SA_RESTART: futex waits see EINTR */
 	sigemptyset(&sa.sa_mask);
 	T_CHECK(sigaction(SIGUSR1, &sa, NULL) == 0, "sigaction");
-	atomic_store(&sig_nthreads, 0);
+	for (int i = 0; i < 8; i++)
+		atomic_store(&sig_ready[i], false);
 	atomic_store(&sig_caught, 0);
 	crew_config_init(&cfg);
 	cfg.max_threads = 4;
@@ -777,13 +779,15 @@ t_signals_while_parked(void)
 	T_CHECK(crew_pool_create(&p, &cfg) == 0, "create");
 	t_watch_pool(p);
 	for (size_t r = 0; r < rounds; r++) {
-		unsigned n;
-
-		/* Let the workers park, then hit them while they sleep. */
+		/* Let the workers park, then hit them while they sleep; only
+		 * workers whose handle is already stored. */
 		nap_us(300);
-		n = atomic_load(&sig_nthreads);
-		for (unsigned i = 0; i < n && i < 8; i++, sent++)
+		for (unsigned i = 0; i < 8; i++) {
+			if (!atomic_load(&sig_ready[i]))
+				continue;
 			pthread_kill(sig_threads[i], SIGUSR1);
+			sent++;
+		}
 		for (int i = 0; i < 64; i++) {
 			c[i] = (struct chain_task){ { count_fn, NULL }, 0, &ran, p };
 			T_CHECK(crew_submit(p, &c[i].task) == 0, "submit");
