@@ -37,7 +37,8 @@ SONAME := libcrew.so.$(VERSION_MAJOR)
 
 .PHONY: all lib tools install uninstall test check stress bench clean deps \
 	check-deps-lib check-deps-test check-deps-bench check-exports \
-	check-header check-atomics check-tools test-asan test-tsan help
+	check-header check-atomics check-tools test-asan test-tsan help \
+	stress-long test-fault fuzz check-models
 .DEFAULT_GOAL := all
 
 all: lib tools
@@ -177,6 +178,50 @@ test-chaos:
 	@$(MAKE) -j2 --no-print-directory $(B)/chaos/conc_runner
 	CREW_TEST_SCALE=10 $(B)/chaos/conc_runner
 
+# ------------------------------------------------------------ stress
+# stress/ programs (release flags), the white-box ring stress at an 8-slot
+# ring, and a chaos build that yields at the racy points.
+STRESS_B := $(B)/stress
+$(STRESS_B):
+	mkdir -p $@
+$(STRESS_B)/stress: stress/stress.c $(B)/dbg/libcrew.a | $(STRESS_B)
+	$(CC) $(call TEST_CFLAGS,dbg) $< $(B)/dbg/libcrew.a -o $@ $(LDLIBS)
+$(STRESS_B)/stress_chaos: stress/stress.c $(B)/chaos/libcrew.a | $(STRESS_B)
+	$(CC) $(call TEST_CFLAGS,chaos) $< $(B)/chaos/libcrew.a -o $@ $(LDLIBS)
+$(STRESS_B)/stress_ring: stress/stress_ring.c $(B)/cap8/libcrew.a | $(STRESS_B)
+	$(CC) $(call TEST_CFLAGS,cap8) $< $(B)/cap8/libcrew.a -o $@ $(LDLIBS)
+STRESS_PROGS := $(STRESS_B)/stress $(STRESS_B)/stress_chaos $(STRESS_B)/stress_ring
+
+# `make stress`: the short run (part of `make check`); `make stress-long`
+# runs 10^7-task sizes, 20 repetitions (hours).
+stress: check-deps-test
+	@$(MAKE) -j2 --no-print-directory $(STRESS_PROGS)
+	STRESS_BIN=$(STRESS_B) sh tools/run-stress.sh short
+stress-long: check-deps-test
+	@$(MAKE) -j2 --no-print-directory $(STRESS_PROGS)
+	STRESS_BIN=$(STRESS_B) sh tools/run-stress.sh long
+
+# Allocation-failure injection (every allocation crew makes can fail),
+# under ASan so a leak on any error path fails the run.
+$(B)/asan/fault_alloc: tests/fault_alloc.c $(B)/asan/libcrew.a
+	$(CC) $(call TEST_CFLAGS,asan) $< $(B)/asan/libcrew.a -o $@ \
+	    $(VAR_asan) -Wl,--wrap=malloc,--wrap=calloc,--wrap=aligned_alloc $(LDLIBS)
+test-fault:
+	@$(MAKE) -j2 --no-print-directory $(B)/asan/fault_alloc
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 $(B)/asan/fault_alloc
+
+# libFuzzer harnesses (clang): FUZZ_TIME seconds each (default 60).
+FUZZ_TIME ?= 60
+CHECK_FUZZ_TIME ?= 20
+fuzz:
+	FUZZ_TIME=$(FUZZ_TIME) sh tools/run-fuzz.sh
+
+# spin models of park/notify, the try-lock queue and shutdown: each real
+# model must show 0 errors, each seeded buggy variant at least one.
+check-models:
+	@if [ -x tools/check-models.sh ] || [ -f tools/check-models.sh ]; then \
+	  sh tools/check-models.sh; else echo "check-models: no models"; fi
+
 # Only crew_* symbols may leave the shared library.
 check-exports: $(LIBNAME)
 	@bad=$$(nm -D --defined-only $(LIBNAME) | awk '{print $$3}' | grep -v '^crew_' || true); \
@@ -208,6 +253,10 @@ check: check-deps-test
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-tsan
 	$(MAKE) --no-print-directory test-chaos
+	$(MAKE) --no-print-directory test-fault
+	$(MAKE) --no-print-directory stress
+	$(MAKE) --no-print-directory check-models
+	$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(CHECK_FUZZ_TIME)
 	@echo "check: all passed"
 
 clean-build:
