@@ -157,16 +157,18 @@ trap 'rm -f "$tmp" "$rows" "$errf" "$wtmp"' EXIT
 trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------ machine
-# The commit the library was (most likely) built from, "-dirty" when the
-# work tree differs from it (tracked or new files; results excluded).
+# The commit the library was (most likely) built from, "-dirty" when
+# tracked files differ from it (as git describe --dirty; results excluded).
+# Untracked files are listed in the machine record but do not count.
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git status --porcelain 2>/dev/null | grep -v ' bench/results/' || true)
-[ -n "$dirty" ] && rev="$rev-dirty"
+git status --porcelain --untracked-files=no 2>/dev/null |
+	grep -v ' bench/results/' | grep -q . && rev="$rev-dirty"
 {
 	echo "date: $(date '+%Y-%m-%d %H:%M:%S %z')"
 	echo "crew: $rev"
 	if [ -n "$dirty" ]; then
-		echo "$dirty" | sed 's/^/  dirty: /'
+		echo "$dirty" | sed 's/^/  git status: /'
 	fi
 	echo "settings: threads=$THREADS rounds=$ROUNDS quick=$QUICK cpus=$NCPU" \
 	    "contended_pct=$CONTENDED_PCT retry=$RETRY pad_ms=$PAD_MS" \
