@@ -1,0 +1,251 @@
+/*
+ * park.pml: crew's park/notify protocol with single-waking-thread
+ * throttling.  Property: no lost wake-up -- whenever every thread is
+ * blocked, every task has run and no task is left in any queue.
+ *
+ * What it abstracts from the C code (see crew.inc for the transcription
+ * rules):
+ *   src/sync.h  crew__sync_notify / _wait / _release_waking: states
+ *               PENDING/SIGNALED/WAKING, the `notified` bit, idle/spawned.
+ *   src/park.c  crew__event_wait / _notify: the single-token event with
+ *               WAITING/NOTIFIED and take_to = WAITING after a sleep.
+ *   src/pool.c  notify (release-RMW fast path), notify_slow (wake or lazy
+ *               spawn), handoff_waking, worker_wait, worker_main (search
+ *               loop, hand the role on before running), find_work (own
+ *               lifo, own ring, global queue refill, then every other
+ *               worker's ring and lifo, one atomic step per queue),
+ *               push_global (ensure_worker, push, notify), crew_submit
+ *               from a worker (lifo push; notify only when it was empty).
+ *
+ * Scenario (default): max_threads = 2; the producer's ensure_worker
+ * starts the first worker, a notify starts the second lazily.  An outside
+ * producer submits T0 (trivial) and then T1.  T1, running on a worker,
+ * submits T2 onto its own lifo and then *blocks* until T2 has run (a task
+ * that needs a second worker at the same time, test plan 4.3 item 14):
+ * T2 must be stolen, so the notify after a worker's push and the hand-off
+ * chain are on the critical path.  Tasks only ever block on each other, so
+ * a wake-up that goes missing shows as a state where everybody is blocked
+ * and a task is still queued: the monitor's `timeout` then fails.
+ *
+ * Scenario -DFORK2 (run with -DMAXT=3): the producer submits only T1; T1
+ * forks T0 and T2 onto its lifo (the second push finds the stack
+ * non-empty, CREW__LIFO_MORE, and sends no notify of its own) and waits
+ * for both, and T0 waits for T2: three workers must run at once, so the
+ * thief that takes T0 and leaves T2 in the lifo must notify for it
+ * (pool.c: "every thief that leaves work behind notifies again").
+ *
+ * Not covered: weak memory (spin is sequentially consistent; the
+ * store-buffering form of the lost wake-up is only *emulated*, by BUGGY 1
+ * below; the real memory orders are GenMC's and TSan's job), contention
+ * on the queues' and the lifo's try-locks (ovfq.pml covers the queue),
+ * ring overflow, spawn failure and shutdown (shutdown.pml), the fairness
+ * tick and lifo run limit of find_work, crew_wg's helping join (the
+ * blocking join here is the stricter case), more than 3 tasks.
+ *
+ * Seeded bugs (-DBUGGY=n, -DBUGGY means 1):
+ *   1  notify's fast path is a plain (relaxed) load of `notified` that can
+ *      be satisfied before the push is visible (zap, bun before #28907):
+ *      modelled as load, push, then skip the notify if the load saw 1.
+ *   2  the event takes its token down to EMPTY even after a sleep (zap's
+ *      acquire_with pitfall, reference-design P4): a second sleeper stays
+ *      parked while a later notify sees EMPTY and issues no futex wake.
+ */
+#ifndef BUGGY
+#define BUGGY 0
+#endif
+#define PARK_MODEL
+
+#ifndef MAXT
+#define MAXT 2
+#endif
+#define BUSY_RETRIES 64
+
+#include "crew.inc"
+#include "tasks.inc"
+
+byte gq;              /* p->global (its try-lock is ovfq.pml's subject) */
+
+/* spawn_locked: start worker number nthreads (never fails here) */
+inline spawn_start(rc) {
+	atomic {
+		assert(nthreads < MAXT);
+		run worker(nthreads);
+		nthreads++;
+		rc = 0
+	}
+}
+
+/* crew_submit from a worker: crew__lifo_push, notify if it was empty */
+inline lifo_push(me, task) {
+	atomic { first = (lifo[me] == 0); lifo[me] = lifo[me] | task };
+	if
+	:: first -> first = 0; notify(0)
+	:: else -> skip
+	fi
+}
+
+inline find_work(me) {
+	t = 0; pushed = 0; busy = 0;
+	/* crew__lifo_pop, crew__ring_pop: own queues, pushed = false */
+	atomic {
+		if
+		:: lifo[me] != 0 -> take_any(lifo[me], t)
+		:: else -> skip
+		fi
+	};
+	if
+	:: t == 0 ->
+		atomic {
+			if
+			:: ring[me] != 0 -> take_any(ring[me], t)
+			:: else -> skip
+			fi
+		}
+	:: else -> skip
+	fi;
+	/* crew__ring_refill(global): trylock, pop everything, unlock; run one,
+	 * the rest goes to our ring; pushed = got > 1 */
+	if
+	:: t == 0 ->
+		atomic {
+			if
+			:: gq != 0 ->
+				take_any(gq, t);
+				pushed = (gq != 0);
+				ring[me] = ring[me] | gq;
+				gq = 0
+			:: else -> skip
+			fi
+		}
+	:: else -> skip
+	fi;
+	/* every other worker: ring, then lifo (C: ovf, ring, lifo) */
+	v = 0; nv = nthreads;                   /* nworkers, read once */
+	do
+	:: t == 0 && v < nv ->
+		if
+		:: v != me ->
+			steal_from(ring[v], me);
+			if
+			:: t != 0 -> pushed = (k > 1 || ring[v] != 0); k = 0
+			:: else ->
+				steal_from(lifo[v], me);
+				if
+				:: t != 0 -> pushed = (k > 1 || lifo[v] != 0); k = 0
+				:: else -> skip
+				fi
+			fi
+		:: else -> skip
+		fi;
+		v++
+	:: else -> v = 0; nv = 0; break
+	od
+}
+
+#ifndef FORK2
+inline run_task(me, t) {
+	if
+	:: t == T1 ->
+		/* crew_submit(T2) from a worker: crew__lifo_push; notify only
+		 * when the stack was empty (CREW__LIFO_FIRST) */
+		lifo_push(me, T2);
+		/* then block until T2 has run */
+		(done & T2) != 0
+	:: else -> skip
+	fi;
+	d_step { assert((done & t) == 0); done = done | t }
+}
+#else
+/* T1 forks T0 and T2 onto its lifo (the second push finds the stack
+ * non-empty: CREW__LIFO_MORE, no notify of its own) and waits for both;
+ * T0 waits for T2.  Three workers must run at once, so the thief that
+ * takes T0 and leaves T2 behind must notify for it. */
+inline run_task(me, t) {
+	if
+	:: t == T1 ->
+		lifo_push(me, T0);
+		lifo_push(me, T2);
+		(done & (T0 | T2)) == (T0 | T2)
+	:: t == T0 -> (done & T2) != 0
+	:: else -> skip
+	fi;
+	d_step { assert((done & t) == 0); done = done | t }
+}
+#endif
+
+proctype worker(byte me) {
+	CREW_LOCALS; WORKER_LOCALS; STEAL_LOCALS; bit first;
+
+	do
+	:: worker_wait(me, waking, wr);
+	   if
+	   :: wr == 2 -> break
+	   :: else -> waking = wr
+	   fi;
+	   retries = 0;
+	   do
+	   :: find_work(me);
+	      if
+	      :: t == 0 ->
+		if
+		:: busy && retries + 1 < BUSY_RETRIES -> retries++
+		:: else -> busy = 0; retries = 0; break
+		fi
+	      :: else ->
+		retries = 0;
+		/* hand the waking role on before running the task */
+		if
+		:: waking -> handoff_waking(pushed)
+		:: else ->
+			if
+			:: pushed -> notify(0)
+			:: else -> skip
+			fi
+		fi;
+		waking = 0; pushed = 0;
+		run_task(me, t);
+		t = 0
+	      fi
+	   od
+	od;
+	s_spawned--
+}
+
+/* push_global: crew__queue_push to the global queue, then notify */
+inline push_global(task) {
+#if BUGGY == 1
+	nb = s_notified;              /* the stale load: before the push lands */
+	gq = gq | task;
+	if
+	:: nb -> skip
+	:: else -> notify_slow(0)
+	fi
+#else
+	gq = gq | task;
+	notify(0)
+#endif
+}
+
+active proctype producer() {
+	CREW_LOCALS;
+
+	/* ensure_worker: the first worker exists before the first push */
+	lock_spawn();
+	if
+	:: nthreads == 0 -> s_spawned++; spawn_start(rc)
+	:: else -> skip
+	fi;
+	unlock_spawn();
+#ifndef FORK2
+	push_global(T0);
+#endif
+	push_global(T1)
+}
+
+/* When nothing can move any more, nothing may be left to do. */
+active proctype monitor() {
+	timeout ->
+	assert(done == (T0 | T1 | T2) && gq == 0 &&
+	    ring[0] == 0 && ring[1] == 0 && ring[2] == 0 &&
+	    lifo[0] == 0 && lifo[1] == 0 && lifo[2] == 0)
+}
