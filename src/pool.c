@@ -471,8 +471,14 @@ find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 	if ((t = crew__ring_refill(w, &w->ovf, &got)) != NULL)
 		goto refilled;
 	*busy |= crew__queue_maybe_nonempty(&w->ovf);
-	if ((t = crew__ring_refill(w, &p->global, &got)) != NULL)
-		goto refilled;
+	if ((t = crew__ring_refill(w, &p->global, &got)) != NULL) {
+		/* Producers may have pushed while we held the lock: their
+		 * notify saw a searcher busy and may have been absorbed, so
+		 * leftovers get a notify of their own (found by the spin model
+		 * models/ovfq.pml, variant BUGGY=3). */
+		*pushed = got > 1 || crew__queue_maybe_nonempty(&p->global);
+		goto other;
+	}
 	*busy |= crew__queue_maybe_nonempty(&p->global);
 	/* acquire: pairs with the release in spawn_locked; makes the
 	 * published workers[] entries readable */
