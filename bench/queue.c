@@ -41,7 +41,7 @@
  * run every item must have been taken exactly once in all (else abort).
  * Figure: Mops/s = N items (each pushed once and taken once) / wall time
  * from the start signal to the last thread's end, in millions per second.
- * Runs are repeated (one untimed warm-up) until 1 s of timed runs (0.2 s
+ * Runs are repeated (one untimed warm-up) until 0.5 s of timed runs (0.1 s
  * with QUICK=1), at least 3 and at most 11; the median is reported.  N = 2,000,000
  * (QUICK=1: 200,000; QUEUE_N overrides).
  */
@@ -444,7 +444,7 @@ main(int argc, char **argv)
 	}
 
 	run_once(&pct); /* warm-up: page faults, thread start-up */
-	for (k = 0; k < 3 || (k < QB_MAX_REPS && spent < (quick ? 2e8 : 1e9)); k++) {
+	for (k = 0; k < 3 || (k < QB_MAX_REPS && spent < (quick ? 1e8 : 5e8)); k++) {
 		v[k] = run_once(&pct);
 		spent += v[k];
 		if (getenv("BENCH_STATS"))
