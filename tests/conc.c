@@ -50,20 +50,6 @@ wait_count(atomic_size_t *c, size_t target, unsigned seconds)
 	return true;
 }
 
-static crew_pool *
-make_pool(unsigned threads)
-{
-	crew_config cfg;
-	crew_pool *p = NULL;
-
-	crew_config_init(&cfg);
-	cfg.max_threads = threads;
-	if (crew_pool_create(&p, &cfg) != 0)
-		return NULL;
-	t_watch_pool(p);
-	return p;
-}
-
 /* ------------------------------------------------------------------ */
 /* Exactly-once: outside producers plus tasks that schedule tasks.     */
 
@@ -162,7 +148,7 @@ exactly_once(unsigned threads)
 		r.tasks[i].id = (uint32_t)i;
 		r.tasks[i].run = &r;
 	}
-	r.pool = make_pool(threads);
+	r.pool = t_pool(threads);
 	T_CHECK(r.pool, "create");
 	for (unsigned i = 0; i < r.nprod; i++) {
 		pr[i] = (struct eo_prod){ &r, i, 0 };
@@ -236,7 +222,7 @@ tree_fn(crew_task *t)
 static int
 fork_tree(unsigned threads)
 {
-	crew_pool *p = make_pool(threads);
+	crew_pool *p = t_pool(threads);
 	size_t nodes, leaves;
 
 	T_CHECK(p, "create");
@@ -296,7 +282,7 @@ t_shutdown_drains(void)
 	size_t n = t_scaled(100000);
 	struct chain_task *c = calloc(n, sizeof(*c));
 	atomic_size_t ran = 0;
-	crew_pool *p = make_pool(4);
+	crew_pool *p = t_pool(4);
 
 	T_CHECK(c && p, "setup");
 	for (size_t i = 0; i < n; i++) {
@@ -367,7 +353,7 @@ t_shutdown_races_submit(void)
 	for (size_t rep = 0; rep < reps; rep++) {
 		struct race_sub s[4];
 		pthread_t th[4];
-		crew_pool *p = make_pool(2);
+		crew_pool *p = t_pool(2);
 		size_t accepted = 0, ran = 0;
 		atomic_size_t *runs = calloc(4, sizeof(*runs));
 
@@ -417,7 +403,7 @@ int
 t_shutdown_concurrent(void)
 {
 	for (int rep = 0; rep < 100; rep++) {
-		crew_pool *p = make_pool(2);
+		crew_pool *p = t_pool(2);
 		atomic_size_t ran = 0;
 		struct chain_task c[64];
 		pthread_t a, b;
@@ -501,7 +487,7 @@ t_ping_pong_park(void)
 	unsigned sizes[] = { 1, 2, 4, 32 };
 
 	for (int k = 0; k < 4; k++) {
-		crew_pool *p = make_pool(sizes[k]);
+		crew_pool *p = t_pool(sizes[k]);
 		atomic_size_t ran = 0;
 		struct chain_task c = { { count_fn, NULL }, 0, &ran, p };
 
@@ -544,7 +530,7 @@ barrier_fn(crew_task *t)
 int
 t_burst_after_idle(void)
 {
-	crew_pool *p = make_pool(2);
+	crew_pool *p = t_pool(2);
 	crew_task t[2] = { CREW_TASK_INIT(barrier_fn), CREW_TASK_INIT(barrier_fn) };
 	crew_stats st;
 	size_t rounds = t_scaled(100) < 10 ? 10 : t_scaled(100);
@@ -620,7 +606,7 @@ t_spawn_fail_kth(void)
 		size_t inl = 0, refused = 0, xsub = 0;
 		static struct chain_task extra[5000];
 		crew_stats st;
-		crew_pool *p = make_pool(4);
+		crew_pool *p = t_pool(4);
 
 		T_CHECK(p, "create");
 		atomic_store(&gate_open, 0);
@@ -677,7 +663,7 @@ int
 t_spawn_fail_all(void)
 {
 	atomic_size_t ran = 0;
-	crew_pool *p = make_pool(4);
+	crew_pool *p = t_pool(4);
 	struct chain_task c = { { count_fn, NULL }, 0, &ran, NULL };
 	crew_batch b = CREW_BATCH_INIT;
 	crew_stats st;
@@ -713,7 +699,7 @@ t_spawn_fail_intermittent(void)
 	for (size_t cyc = 0; cyc < cycles; cyc++) {
 		atomic_size_t ran = 0;
 		size_t inl = 0;
-		crew_pool *p = make_pool(4);
+		crew_pool *p = t_pool(4);
 
 		T_CHECK(p, "create");
 		t_fail_create(0, 0, 2);   /* every other pthread_create fails */
@@ -821,7 +807,7 @@ t_idle_cpu_after_burst(void)
 	size_t n = t_scaled(1000000);
 	struct chain_task *c = calloc(n, sizeof(*c));
 	atomic_size_t ran = 0;
-	crew_pool *p = make_pool(4);
+	crew_pool *p = t_pool(4);
 	double c0, c1, ms;
 
 	T_CHECK(c && p, "setup");

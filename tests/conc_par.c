@@ -14,20 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static crew_pool *
-pool_of(unsigned threads)
-{
-	crew_config cfg;
-	crew_pool *p = NULL;
-
-	crew_config_init(&cfg);
-	cfg.max_threads = threads;
-	if (crew_pool_create(&p, &cfg) != 0)
-		return NULL;
-	t_watch_pool(p);
-	return p;
-}
-
 /* ------------------------------------------------------------------ */
 /* crew_for covers every index exactly once.                           */
 
@@ -74,7 +60,7 @@ t_for_sizes(void)
 {
 	const size_t g = 100;
 	size_t sizes[] = { 0, 1, 2, g - 1, g, g + 1, t_scaled(10000000) };
-	crew_pool *p = pool_of(4);
+	crew_pool *p = t_pool(4);
 
 	T_CHECK(p, "create");
 	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
@@ -114,7 +100,7 @@ t_for_uneven(void)
 {
 	size_t n = t_scaled(1u << 18);
 	struct uneven u = { n, calloc(n, sizeof(uint32_t)) };
-	crew_pool *p = pool_of(2);
+	crew_pool *p = t_pool(2);
 
 	T_CHECK(u.out && p, "setup");
 	T_CHECK(crew_for(p, 0, n, 0, uneven_fn, &u) == 0, "for");
@@ -184,7 +170,7 @@ t_for_nested3(void)
 	unsigned sizes[] = { 1, 2, 4 };
 
 	for (int k = 0; k < 3; k++) {
-		crew_pool *p = pool_of(sizes[k]);
+		crew_pool *p = t_pool(sizes[k]);
 		crew_wg wg = CREW_WG_INIT;
 		struct nest_root r = { CREW_TASK_INIT(nest_root_fn), &wg };
 
@@ -224,7 +210,7 @@ outside_for_thread(void *arg)
 int
 t_for_outside4(void)
 {
-	crew_pool *p = pool_of(2);
+	crew_pool *p = t_pool(2);
 	struct outside_for o[4];
 	pthread_t th[4];
 
@@ -247,7 +233,7 @@ t_for_outside4(void)
 int
 t_for_no_worker(void)
 {
-	crew_pool *p = pool_of(2);
+	crew_pool *p = t_pool(2);
 
 	T_CHECK(p, "create");
 	t_fail_create(1, 1, 0);
@@ -276,7 +262,7 @@ t_each_items(void)
 	size_t n = t_scaled(300000);
 	uint64_t *v = malloc(n * sizeof(*v));
 	atomic_size_t bad = 0;
-	crew_pool *p = pool_of(3);
+	crew_pool *p = t_pool(3);
 
 	T_CHECK(v && p, "setup");
 	for (size_t i = 0; i < n; i++)
@@ -338,7 +324,7 @@ fib_join(crew_pool *p, unsigned n)
 static int
 fib25(unsigned threads)
 {
-	crew_pool *p = pool_of(threads);
+	crew_pool *p = t_pool(threads);
 	crew_wg wg = CREW_WG_INIT;
 	struct fib_task root;
 	unsigned n = t_scaled(25) >= 25 ? 25 : 18;
@@ -406,7 +392,7 @@ tree_count(crew_pool *p, unsigned depth)
 static int
 wg_tree20(unsigned threads)
 {
-	crew_pool *p = pool_of(threads);
+	crew_pool *p = t_pool(threads);
 	unsigned depth = t_scaled(1u << 20) >= (1u << 19) ? 20 : 15;
 	uint64_t got;
 
@@ -523,7 +509,7 @@ free_job_fn(crew_task *t)
 int
 t_wg_free_after_wait(void)
 {
-	crew_pool *p = pool_of(2);
+	crew_pool *p = t_pool(2);
 	size_t reps = t_scaled(20000);
 
 	T_CHECK(p, "create");
@@ -634,7 +620,7 @@ int
 t_fairness_outside(void)
 {
 	const unsigned nw = 2;
-	crew_pool *p = pool_of(nw);
+	crew_pool *p = t_pool(nw);
 	atomic_int stop = 0;
 	atomic_size_t runs = 0;
 	struct spinner s[4];
@@ -723,7 +709,7 @@ t_blocked_owner(void)
 	unsigned kids[] = { 1, 2, 3, 10 };
 
 	for (int si = 0; si < 2; si++) {
-		crew_pool *p = pool_of(sizes[si]);
+		crew_pool *p = t_pool(sizes[si]);
 
 		T_CHECK(p, "create");
 		for (int ki = 0; ki < 4; ki++) {

@@ -81,6 +81,20 @@ t_watchdog(unsigned seconds)
 	alarm(seconds);
 }
 
+crew_pool *
+t_pool(unsigned threads)
+{
+	crew_config cfg;
+	crew_pool *p = NULL;
+
+	crew_config_init(&cfg);
+	cfg.max_threads = threads;
+	if (crew_pool_create(&p, &cfg) != 0)
+		return NULL;
+	t_watch_pool(p);
+	return p;
+}
+
 void
 t_watch_pool(crew_pool *p)
 {

@@ -20,6 +20,9 @@ uint64_t t_rand(uint64_t *state);
  * t_watch_pool) to stderr and aborts, turning a hang into a failure.
  */
 void t_watchdog(unsigned seconds);
+/* A pool of `threads` workers (defaults otherwise), watched by the
+ * watchdog; NULL if it cannot be created. */
+crew_pool *t_pool(unsigned threads);
 void t_watch_pool(crew_pool *p);
 void t_watchdog_off(void);
 
