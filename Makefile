@@ -180,7 +180,8 @@ test-chaos:
 
 # ------------------------------------------------------------ stress
 # stress/ programs (release flags), the white-box ring stress at an 8-slot
-# ring, and a chaos build that yields at the racy points.
+# ring, a chaos build that yields at the racy points, and ASan/TSan builds
+# (which shrink the sizes they are given, see stress.c).
 STRESS_B := $(B)/stress
 $(STRESS_B):
 	mkdir -p $@
@@ -190,7 +191,12 @@ $(STRESS_B)/stress_chaos: stress/stress.c $(B)/chaos/libcrew.a | $(STRESS_B)
 	$(CC) $(call TEST_CFLAGS,chaos) $< $(B)/chaos/libcrew.a -o $@ $(LDLIBS)
 $(STRESS_B)/stress_ring: stress/stress_ring.c $(B)/cap8/libcrew.a | $(STRESS_B)
 	$(CC) $(call TEST_CFLAGS,cap8) $< $(B)/cap8/libcrew.a -o $@ $(LDLIBS)
-STRESS_PROGS := $(STRESS_B)/stress $(STRESS_B)/stress_chaos $(STRESS_B)/stress_ring
+$(STRESS_B)/stress_asan: stress/stress.c $(B)/asan/libcrew.a | $(STRESS_B)
+	$(CC) $(call TEST_CFLAGS,asan) $< $(B)/asan/libcrew.a -o $@ $(VAR_asan) $(LDLIBS)
+$(STRESS_B)/stress_tsan: stress/stress.c $(B)/tsan/libcrew.a | $(STRESS_B)
+	$(CC) $(call TEST_CFLAGS,tsan) $< $(B)/tsan/libcrew.a -o $@ $(VAR_tsan) $(LDLIBS)
+STRESS_PROGS := $(STRESS_B)/stress $(STRESS_B)/stress_chaos $(STRESS_B)/stress_ring \
+	$(STRESS_B)/stress_asan $(STRESS_B)/stress_tsan
 
 # `make stress`: the short run (part of `make check`); `make stress-long`
 # runs 10^7-task sizes, 20 repetitions (hours).

@@ -392,6 +392,28 @@ queue_take_one(struct crew__queue *q, bool *more)
 }
 
 /*
+ * Every CREW__FAIR_TICK pops: one task from the global queue or from our
+ * own overflow queue, each tried first on alternate ticks.  A worker whose
+ * tasks keep feeding its stack and ring never finds either of them empty,
+ * and would otherwise starve outside submissions and its own spilled tasks
+ * for as long as it keeps busy (zio #718; found by `stress overflow`).
+ */
+static crew_task *
+fair_take(struct crew_pool *p, struct crew__worker *w, bool *more)
+{
+	struct crew__queue *a = &p->global, *b = &w->ovf;
+	crew_task *t;
+
+	if ((w->tick / CREW__FAIR_TICK) & 1) {
+		a = &w->ovf;
+		b = &p->global;
+	}
+	if ((t = queue_take_one(a, more)) != NULL)
+		return t;
+	return queue_take_one(b, more);
+}
+
+/*
  * Thief: takes the oldest half of victim's LIFO stack; runs the newest of
  * those and keeps the rest in w's (empty) ring.  *got is the count.
  */
@@ -439,9 +461,10 @@ victims_rebuild(struct crew_pool *p, struct crew__worker *w, uint32_t n)
 }
 
 /*
- * Where a worker looks for work, in order: the global queue once every
- * CREW__FAIR_TICK pops (so outside submissions cannot starve behind
- * workers that feed themselves), its LIFO slot (unless it ran
+ * Where a worker looks for work, in order: the global queue or its own
+ * overflow queue once every CREW__FAIR_TICK pops (so neither outside
+ * submissions nor spilled tasks starve behind a worker that feeds itself,
+ * see fair_take), its LIFO slot (unless it ran
  * CREW__LIFO_MAX_RUNS slot tasks in a row), its ring, its overflow queue,
  * the global queue, then every other worker in its victim order (nearest
  * in the topology first, see topo.c): overflow queue, ring, slot.
@@ -457,7 +480,7 @@ find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 	*pushed = false;
 	*busy = false;
 	if (CREW__UNLIKELY(++w->tick % CREW__FAIR_TICK == 0) &&
-	    (t = queue_take_one(&p->global, pushed)) != NULL)
+	    (t = fair_take(p, w, pushed)) != NULL)
 		goto other;
 	if ((w->helping || w->lifo_runs < CREW__LIFO_MAX_RUNS) &&
 	    (t = crew__lifo_pop(&w->lifo)) != NULL) {

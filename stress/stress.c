@@ -22,6 +22,13 @@
  *   nested     tasks of one pool create, use and destroy pools of their
  *              own; shutdown/destroy called from a task of the same pool
  *              return CREW_EDEADLK
+ *   overflow   max(TASKS, 4096) tasks that resubmit themselves from inside
+ *              the pool, so every ring stays full and keeps spilling into
+ *              its overflow queue; every task must still run within 1 s
+ *              (x STRESS_TIME_SCALE), each submission exactly once
+ *   handoff    TASKS rounds: an outside task submits a child from inside
+ *              the pool while the other worker is between searching and
+ *              parking; the child must run, with < 3 wake-ups per task
  *
  * Each iteration uses a fresh pool of THREADS workers.  The seed is printed
  * first; the same seed replays the same sizes, batch splits and pauses (the
@@ -46,6 +53,28 @@ int crew__debug_dump(crew_pool *p, char *buf, size_t size);
 
 static crew_pool *_Atomic watched;
 static unsigned watchdog_s = 120;
+static double time_scale = 1.0;
+
+/*
+ * Under a sanitizer everything runs 5-20x slower: the sizes given on the
+ * command line shrink by STRESS_SHRINK and deadlines stretch by it, so the
+ * same suite line works in every build (and the printed sizes are the ones
+ * actually run, for replay).
+ */
+#if defined(__SANITIZE_THREAD__)
+#define STRESS_SHRINK 20
+#elif defined(__SANITIZE_ADDRESS__)
+#define STRESS_SHRINK 4
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define STRESS_SHRINK 20
+#elif __has_feature(address_sanitizer)
+#define STRESS_SHRINK 4
+#endif
+#endif
+#ifndef STRESS_SHRINK
+#define STRESS_SHRINK 1
+#endif
 
 static void
 on_alarm(int sig)
@@ -464,6 +493,214 @@ mode_queued(unsigned threads, size_t tasks)
 	return 0;
 }
 
+/* -------------------------------------------------------- overflow */
+
+/*
+ * A ring that never empties (zio #718 class): every task resubmits itself
+ * from inside the pool, so each worker keeps feeding its own LIFO stack and
+ * ring, and the ring keeps spilling its oldest half into the worker's
+ * overflow queue.  The tasks that start in (and keep migrating to) the
+ * overflow queues must still run: every object must run at least once
+ * within a deadline while the generators go on.  Each submission runs
+ * exactly once (an in-flight flag per object).
+ */
+struct otask {
+	crew_task task;
+	atomic_int inflight;
+	atomic_uint runs;
+};
+
+static struct otask *ot;
+static size_t ot_n;
+static crew_pool *opool;
+static atomic_int ogen;
+static atomic_size_t oseen, osubmits, oruns, obad;
+
+static void
+ov_submit(struct otask *o)
+{
+	atomic_store(&o->inflight, 1);
+	atomic_fetch_add(&osubmits, 1);
+	if (crew_submit(opool, &o->task) != 0)
+		atomic_fetch_add(&obad, 1);
+}
+
+static void
+ov_fn(crew_task *t)
+{
+	struct otask *o = crew_container_of(t, struct otask, task);
+
+	if (atomic_exchange(&o->inflight, 0) != 1)
+		atomic_fetch_add(&obad, 1); /* ran without a submission */
+	atomic_fetch_add(&oruns, 1);
+	if (atomic_fetch_add(&o->runs, 1) == 0)
+		atomic_fetch_add(&oseen, 1);
+	if (atomic_load(&ogen))
+		ov_submit(o);
+}
+
+/* From inside a worker: all objects go through its stack and ring, and
+ * most of them on into its overflow queue. */
+static void
+ov_root(crew_task *t)
+{
+	(void)t;
+	for (size_t i = 0; i < ot_n; i++)
+		ov_submit(&ot[i]);
+}
+
+static double
+mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int
+mode_overflow(unsigned threads, size_t tasks, double deadline_s)
+{
+	crew_task root = CREW_TASK_INIT(ov_root);
+	crew_stats st;
+	double t0, took;
+	size_t seen;
+
+	/* Enough objects to overflow every worker's stack and ring. */
+	ot_n = tasks < 4096 ? 4096 : tasks;
+	ot = calloc(ot_n, sizeof(*ot));
+	if (!ot)
+		FAIL("out of memory");
+	for (size_t i = 0; i < ot_n; i++)
+		ot[i].task.fn = ov_fn;
+	atomic_store(&ogen, 1);
+	atomic_store(&oseen, 0);
+	atomic_store(&osubmits, 0);
+	atomic_store(&oruns, 0);
+	atomic_store(&obad, 0);
+	opool = new_pool(threads);
+	t0 = mono_s();
+	if (crew_submit(opool, &root) != 0)
+		FAIL("overflow: submit");
+	while (atomic_load(&oseen) < ot_n && mono_s() - t0 < deadline_s)
+		nap_us(100);
+	took = mono_s() - t0;
+	seen = atomic_load(&oseen);
+	crew_pool_stats(opool, &st);
+	atomic_store(&ogen, 0);
+	if (crew_pool_destroy(opool) != 0)
+		FAIL("overflow: destroy");
+	atomic_store(&watched, NULL);
+	if (seen < ot_n)
+		FAIL("overflow: %zu of %zu tasks never ran within %.1f s while "
+		    "the rings stayed busy (overflow migrations %llu)",
+		    ot_n - seen, ot_n, deadline_s,
+		    (unsigned long long)st.overflow_migrations);
+	if (atomic_load(&obad) != 0 ||
+	    atomic_load(&oruns) != atomic_load(&osubmits) + 0)
+		FAIL("overflow: %zu runs for %zu submits, %zu bad",
+		    atomic_load(&oruns), atomic_load(&osubmits),
+		    atomic_load(&obad));
+	for (size_t i = 0; i < ot_n; i++)
+		if (atomic_load(&ot[i].inflight) != 0)
+			FAIL("overflow: task %zu submitted but never ran", i);
+	free(ot);
+	printf("overflow: all %zu tasks ran within %.3f s on %u workers with "
+	    "self-feeding rings (%zu runs exactly once, %llu overflow "
+	    "migrations)\n", ot_n, took, threads, atomic_load(&oruns),
+	    (unsigned long long)st.overflow_migrations);
+	return 0;
+}
+
+/* --------------------------------------------------------- handoff */
+
+/*
+ * The last-searcher hand-off (tokio #4383): an outside submit wakes a
+ * worker, whose task submits a child from inside the pool while the other
+ * worker is between searching and parking; the child must run (watchdog)
+ * and the pool must not storm: wake-ups stay under 3 per task.
+ */
+struct hjob {
+	crew_task task;
+	crew_task child;
+	unsigned spin_ns;
+};
+
+static atomic_size_t h_done, h_pdone;
+static crew_pool *hpool;
+
+static void
+spin_ns(unsigned ns)
+{
+	struct timespec a, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &b);
+	while ((b.tv_sec - a.tv_sec) * 1000000000L + b.tv_nsec - a.tv_nsec <
+	    (long)ns);
+}
+
+static void
+h_child(crew_task *t)
+{
+	(void)t;
+	atomic_fetch_add(&h_done, 1);
+}
+
+static void
+h_parent(crew_task *t)
+{
+	struct hjob *j = crew_container_of(t, struct hjob, task);
+
+	j->child = (crew_task)CREW_TASK_INIT(h_child);
+	if (crew_submit(hpool, &j->child) != 0)
+		abort();
+	/* Stay busy a little, so the child is the other worker's to find. */
+	spin_ns(j->spin_ns);
+	atomic_fetch_add(&h_pdone, 1); /* last access to *j */
+}
+
+static int
+mode_handoff(unsigned threads, size_t rounds, uint64_t *seed)
+{
+	struct hjob j;
+	crew_stats st;
+
+	hpool = new_pool(threads);
+	atomic_store(&h_done, 0);
+	atomic_store(&h_pdone, 0);
+	for (size_t r = 0; r < rounds; r++) {
+		j.task = (crew_task)CREW_TASK_INIT(h_parent);
+		j.spin_ns = (unsigned)(rnd(seed) % 20000);
+		if (crew_submit(hpool, &j.task) != 0)
+			FAIL("handoff: submit");
+		while (atomic_load(&h_done) < r + 1)
+			sched_yield();
+		/* The child ran; the parent may still be finishing. */
+		if (rnd(seed) % 2 == 0)
+			nap_us((long)(rnd(seed) % 50));
+		else
+			sched_yield();
+		/* j is reused: wait until the parent is done with it. */
+		while (atomic_load(&h_pdone) < r + 1)
+			sched_yield();
+	}
+	crew_pool_stats(hpool, &st);
+	if (crew_pool_destroy(hpool) != 0)
+		FAIL("handoff: destroy");
+	atomic_store(&watched, NULL);
+	if (st.wakeups > 3 * st.tasks_run)
+		FAIL("handoff: wake storm: %llu wake-ups for %llu tasks",
+		    (unsigned long long)st.wakeups,
+		    (unsigned long long)st.tasks_run);
+	printf("handoff: %zu rounds of a child submitted from inside beside a "
+	    "searching worker on %u workers (%llu wake-ups, %llu parks for "
+	    "%llu tasks)\n", rounds, threads, (unsigned long long)st.wakeups,
+	    (unsigned long long)st.parks, (unsigned long long)st.tasks_run);
+	return 0;
+}
+
 /* ---------------------------------------------------------- nested */
 
 struct nest {
@@ -548,6 +785,17 @@ main(int argc, char **argv)
 		seed = 1;
 	if (getenv("STRESS_WATCHDOG"))
 		watchdog_s = (unsigned)atoi(getenv("STRESS_WATCHDOG"));
+	if (getenv("STRESS_TIME_SCALE"))
+		time_scale = atof(getenv("STRESS_TIME_SCALE"));
+	if (STRESS_SHRINK > 1) {
+		tasks = tasks / STRESS_SHRINK ? tasks / STRESS_SHRINK : 1;
+		time_scale *= STRESS_SHRINK;
+		watchdog_s *= STRESS_SHRINK;
+		printf("stress: sanitizer build: sizes shrunk %dx, deadlines "
+		    "stretched %dx\n", STRESS_SHRINK, STRESS_SHRINK);
+	}
+	if (time_scale <= 0)
+		time_scale = 1.0;
 	printf("stress %s threads=%u tasks=%zu iterations=%zu seed=%#llx\n",
 	    mode, threads, tasks, iters, (unsigned long long)seed);
 	fflush(stdout);
@@ -569,6 +817,10 @@ main(int argc, char **argv)
 			rc = mode_queued(threads, tasks);
 		else if (strcmp(mode, "nested") == 0)
 			rc = mode_nested(threads, tasks);
+		else if (strcmp(mode, "overflow") == 0)
+			rc = mode_overflow(threads, tasks, 1.0 * time_scale);
+		else if (strcmp(mode, "handoff") == 0)
+			rc = mode_handoff(threads, tasks, &seed);
 		else {
 			fprintf(stderr, "stress: unknown mode %s\n", mode);
 			return 2;

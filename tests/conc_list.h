@@ -39,7 +39,8 @@
 	X(global_race16, 30)                                                  \
 	X(fairness_outside, 60)                                               \
 	X(blocked_owner, 60)                                                  \
-	X(signals_while_parked, 60)
+	X(signals_while_parked, 60)                                           \
+	X(overflow_self_feeding, 60)
 
 #define CONC_DECL(name, timeout) int t_##name(void);
 CONC_CASES(CONC_DECL)

@@ -740,3 +740,88 @@ t_blocked_owner(void)
 	}
 	return 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* A worker that keeps feeding its own stack and ring still runs the   */
+/* tasks it spilled into its overflow queue (zio #718 class).          */
+
+#define SELF_FEED_N 4096
+
+struct self_feed {
+	crew_task task;
+	atomic_int inflight;
+	atomic_uint runs;
+};
+
+static struct self_feed sf_tasks[SELF_FEED_N];
+static crew_pool *sf_pool;
+static atomic_int sf_gen;
+static atomic_size_t sf_seen, sf_bad;
+
+static void
+sf_submit(struct self_feed *s)
+{
+	atomic_store(&s->inflight, 1);
+	if (crew_submit(sf_pool, &s->task) != 0)
+		atomic_fetch_add(&sf_bad, 1);
+}
+
+static void
+sf_fn(crew_task *t)
+{
+	struct self_feed *s = crew_container_of(t, struct self_feed, task);
+
+	if (atomic_exchange(&s->inflight, 0) != 1)
+		atomic_fetch_add(&sf_bad, 1);
+	if (atomic_fetch_add(&s->runs, 1) == 0)
+		atomic_fetch_add(&sf_seen, 1);
+	if (atomic_load(&sf_gen))
+		sf_submit(s);
+}
+
+static void
+sf_root(crew_task *t)
+{
+	(void)t;
+	for (int i = 0; i < SELF_FEED_N; i++)
+		sf_submit(&sf_tasks[i]);
+}
+
+int
+t_overflow_self_feeding(void)
+{
+	unsigned sizes[] = { 1, 2 };
+
+	for (int si = 0; si < 2; si++) {
+		crew_task root = CREW_TASK_INIT(sf_root);
+		crew_stats st;
+
+		sf_pool = t_pool(sizes[si]);
+		T_CHECK(sf_pool, "create");
+		for (int i = 0; i < SELF_FEED_N; i++) {
+			sf_tasks[i].task = (crew_task)CREW_TASK_INIT(sf_fn);
+			atomic_store(&sf_tasks[i].inflight, 0);
+			atomic_store(&sf_tasks[i].runs, 0);
+		}
+		atomic_store(&sf_gen, 1);
+		atomic_store(&sf_seen, 0);
+		atomic_store(&sf_bad, 0);
+		T_CHECK(crew_submit(sf_pool, &root) == 0, "submit");
+		/* Every task must get a turn while the generators go on: a
+		 * starved overflow queue ends in the case's watchdog. */
+		while (atomic_load(&sf_seen) < SELF_FEED_N)
+			usleep(100);
+		crew_pool_stats(sf_pool, &st);
+		atomic_store(&sf_gen, 0);
+		T_CHECK(crew_pool_destroy(sf_pool) == 0, "destroy");
+		T_CHECK(st.overflow_migrations > 0, "%u workers: the rings "
+		    "never overflowed, the case tests nothing", sizes[si]);
+		T_CHECK(atomic_load(&sf_bad) == 0, "%u workers: %zu tasks ran "
+		    "without a submission or failed to resubmit", sizes[si],
+		    atomic_load(&sf_bad));
+		for (int i = 0; i < SELF_FEED_N; i++)
+			T_CHECK(atomic_load(&sf_tasks[i].inflight) == 0,
+			    "task %d submitted but never ran", i);
+	}
+	return 0;
+}

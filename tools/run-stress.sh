@@ -34,10 +34,24 @@ suite() {
 	run "$B/stress" lifecycle 4 100000 $((IT * 100))
 	run "$B/stress" queued 4 "$N" "$IT"
 	run "$B/stress" nested 4 "$N" "$IT"
+	for w in 1 2 4; do
+		run "$B/stress" overflow "$w" 4096 "$IT"
+	done
+	run "$B/stress" handoff 2 $((N / 50)) "$IT"
 	run "$B/stress_ring" steal 4 "$N" "$IT"
 	run "$B/stress_ring" global 8 "$N" "$IT"
 	run "$B/stress_chaos" bulk 4 $((N / 4)) "$IT"
 	run "$B/stress_chaos" forkjoin 4 $((N / 4)) "$IT"
+	run "$B/stress_chaos" overflow 2 4096 "$IT"
+	run "$B/stress_chaos" handoff 2 $((N / 50)) "$IT"
+	# Sanitizer builds: the same lines, sizes shrunk by the program.
+	for s in asan tsan; do
+		run "$B/stress_$s" bulk 4 "$N" "$IT"
+		run "$B/stress_$s" forkjoin 4 "$N" "$IT"
+		run "$B/stress_$s" overflow 2 4096 "$IT"
+		run "$B/stress_$s" handoff 2 $((N / 50)) "$IT"
+		run "$B/stress_$s" lifecycle 4 100000 $((IT * 10))
+	done
 }
 i=0
 while [ $i -lt $REPEAT ]; do
@@ -48,6 +62,8 @@ while [ $i -lt $REPEAT ]; do
 		run taskset -c 0 "$B/stress" pingpong 4 $((N / 20)) "$IT"
 		run taskset -c 0 "$B/stress" queued 4 $((N / 4)) "$IT"
 		run taskset -c 0 "$B/stress_ring" steal 4 $((N / 4)) "$IT"
+		STRESS_TIME_SCALE=5 run taskset -c 0 "$B/stress" overflow 2 4096 "$IT"
+		run taskset -c 0 "$B/stress" handoff 2 $((N / 100)) "$IT"
 	fi
 	if command -v stress-ng >/dev/null 2>&1; then
 		echo "-- under background load (stress-ng --cpu 2)"
@@ -57,6 +73,7 @@ while [ $i -lt $REPEAT ]; do
 		run "$B/stress" bulk 4 $((N / 4)) "$IT"
 		run "$B/stress" pingpong 4 $((N / 20)) "$IT"
 		run "$B/stress_ring" steal 4 $((N / 4)) "$IT"
+		STRESS_TIME_SCALE=5 run "$B/stress" overflow 2 4096 "$IT"
 		kill $load 2>/dev/null || true
 		wait $load 2>/dev/null || true
 		trap 'rm -f "$log"' EXIT
