@@ -307,8 +307,9 @@ notify_slow(struct crew_pool *p, bool is_waking)
 
 /*
  * The waking thread found a task: hand the role on before running it, or,
- * when it left nothing behind and nothing was notified meanwhile, give the
- * role back without a wake-up (which would only find nothing).
+ * when no other work is visible (`pushed` false: see worker_main) and
+ * nothing was notified meanwhile, give the role back without a wake-up
+ * (which would only find nothing).
  */
 static void
 handoff_waking(struct crew_pool *p, bool pushed)
@@ -609,12 +610,34 @@ pin_self(struct crew_pool *p, struct crew__worker *w)
 	}
 }
 
+/*
+ * Whether any queue a search looks at may still hold a task (acquire
+ * probes, see handoff_waking): the global queue, our own ring and overflow
+ * queue, and every published victim's ring, LIFO stack and overflow queue.
+ */
+static bool
+work_visible(struct crew_pool *p, struct crew__worker *w)
+{
+	struct crew__worker *v;
+
+	if (crew__queue_maybe_nonempty(&p->global) ||
+	    crew__queue_maybe_nonempty(&w->ovf) || crew__ring_size(w) > 0)
+		return true;
+	for (uint32_t i = 0; i < w->nvictims; i++) {
+		v = p->workers[w->victims[i]];
+		if (crew__ring_size(v) > 0 || crew__lifo_size(&v->lifo) > 0 ||
+		    crew__queue_maybe_nonempty(&v->ovf))
+			return true;
+	}
+	return false;
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct crew__worker *w = arg;
 	struct crew_pool *p = w->pool;
-	bool waking = false, pushed, busy;
+	bool waking = false, woke, pushed, busy;
 	unsigned retries;
 	crew_task *t;
 	int r;
@@ -636,6 +659,7 @@ worker_main(void *arg)
 		p->cfg.on_thread_start(p->cfg.hook_ctx, w->index);
 	while ((r = worker_wait(p, w, waking)) >= 0) {
 		waking = r;
+		woke = true;
 		retries = 0;
 		for (;;) {
 			t = find_work(p, w, &pushed, &busy);
@@ -654,6 +678,18 @@ worker_main(void *arg)
 			}
 			retries = 0;
 			/* Hand the waking role on before running the task. */
+			/*
+			 * The notification we consumed in worker_wait() may
+			 * have announced other work than the task we found
+			 * (one bit stands for every push since it was last
+			 * taken): if anything is still visible, pass it on,
+			 * or it waits behind busy workers while others park
+			 * (found by `stress burst`).  Pushes after our
+			 * consume mark `notified` again on their own.
+			 */
+			if (woke && !pushed)
+				pushed = work_visible(p, w);
+			woke = false;
 			if (waking)
 				handoff_waking(p, pushed);
 			else if (pushed)

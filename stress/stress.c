@@ -26,6 +26,9 @@
  *              the pool, so every ring stays full and keeps spilling into
  *              its overflow queue; every task must still run within 1 s
  *              (x STRESS_TIME_SCALE), each submission exactly once
+ *   burst      TASKS bursts after idle: THREADS tasks submitted at once
+ *              must all be running at the same time (a barrier), proving
+ *              the throttled notify wakes every parked worker
  *   handoff    TASKS rounds: an outside task submits a child from inside
  *              the pool while the other worker is between searching and
  *              parking; the child must run, with < 3 wake-ups per task
@@ -701,6 +704,94 @@ mode_handoff(unsigned threads, size_t rounds, uint64_t *seed)
 	return 0;
 }
 
+/* ----------------------------------------------------------- burst */
+
+/*
+ * Bursts after idle: the workers park, then THREADS tasks are submitted
+ * at once from outside and each waits at a barrier for all the others.
+ * They can only pass if the throttled notify really woke every worker:
+ * a missing wake-up keeps the barrier short of one (the deadline, then
+ * FAIL with the pool state).
+ */
+static atomic_uint burst_in, burst_out;
+static atomic_int burst_timeout;
+static double burst_deadline_s;
+
+struct burst_task {
+	crew_task task;
+	unsigned want;
+};
+
+static void
+burst_fn(crew_task *t)
+{
+	struct timespec a, b;
+	unsigned want = crew_container_of(t, struct burst_task, task)->want;
+
+	atomic_fetch_add(&burst_in, 1);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	while (atomic_load(&burst_in) < want) {
+		sched_yield();
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		if ((double)(b.tv_sec - a.tv_sec) +
+		    (double)(b.tv_nsec - a.tv_nsec) * 1e-9 > burst_deadline_s) {
+			atomic_store(&burst_timeout, 1);
+			break;
+		}
+	}
+	atomic_fetch_add(&burst_out, 1); /* last access to the task */
+}
+
+static int
+mode_burst(unsigned threads, size_t rounds, uint64_t *seed)
+{
+	crew_pool *p = new_pool(threads);
+	struct burst_task *bt_ = calloc(threads, sizeof(*bt_));
+	crew_stats st;
+
+	if (!bt_)
+		FAIL("out of memory");
+	burst_deadline_s = 2.0 * time_scale;
+	atomic_store(&burst_timeout, 0);
+	for (size_t r = 0; r < rounds; r++) {
+		/* Let every worker park (a few ms of idle). */
+		nap_us(1000 + (long)(rnd(seed) % 3000));
+		atomic_store(&burst_in, 0);
+		atomic_store(&burst_out, 0);
+		for (unsigned i = 0; i < threads; i++) {
+			bt_[i].task = (crew_task)CREW_TASK_INIT(burst_fn);
+			bt_[i].want = threads;
+		}
+		for (unsigned i = 0; i < threads; i++)
+			if (crew_submit(p, &bt_[i].task) != 0)
+				FAIL("burst: submit");
+		while (atomic_load(&burst_in) < threads &&
+		    !atomic_load(&burst_timeout))
+			nap_us(50);
+		if (atomic_load(&burst_timeout)) {
+			char buf[8192];
+
+			if (crew__debug_dump(p, buf, sizeof(buf)) > 0)
+				fputs(buf, stderr);
+			FAIL("burst: round %zu: only %u of %u workers ran at "
+			    "once within %.1f s", r, atomic_load(&burst_in),
+			    threads, burst_deadline_s);
+		}
+		/* The tasks may still be returning: wait for them. */
+		while (atomic_load(&burst_out) < threads)
+			sched_yield();
+	}
+	crew_pool_stats(p, &st);
+	if (crew_pool_destroy(p) != 0)
+		FAIL("burst: destroy");
+	atomic_store(&watched, NULL);
+	free(bt_);
+	printf("burst: %zu bursts after idle, all %u workers running at once "
+	    "each time (%llu parks)\n", rounds, threads,
+	    (unsigned long long)st.parks);
+	return 0;
+}
+
 /* ---------------------------------------------------------- nested */
 
 struct nest {
@@ -821,6 +912,8 @@ main(int argc, char **argv)
 			rc = mode_overflow(threads, tasks, 1.0 * time_scale);
 		else if (strcmp(mode, "handoff") == 0)
 			rc = mode_handoff(threads, tasks, &seed);
+		else if (strcmp(mode, "burst") == 0)
+			rc = mode_burst(threads, tasks, &seed);
 		else {
 			fprintf(stderr, "stress: unknown mode %s\n", mode);
 			return 2;

@@ -26,8 +26,9 @@ run() {
 	tail -2 "$log"
 }
 suite() {
+	# 10^7 tasks from 4 outside producers (plus ~25% children) per run.
 	for w in 1 2 4 8 32; do
-		run "$B/stress" bulk "$w" "$N" "$IT"
+		run "$B/stress" bulk "$w" 10000000 "$IT"
 	done
 	run "$B/stress" forkjoin 4 "$N" "$IT"
 	run "$B/stress" pingpong 4 $((N / 10)) "$IT"
@@ -38,18 +39,23 @@ suite() {
 		run "$B/stress" overflow "$w" 4096 "$IT"
 	done
 	run "$B/stress" handoff 2 $((N / 50)) "$IT"
+	for w in 2 4 8; do
+		run "$B/stress" burst "$w" $((N / 5000)) "$IT"
+	done
 	run "$B/stress_ring" steal 4 "$N" "$IT"
 	run "$B/stress_ring" global 8 "$N" "$IT"
 	run "$B/stress_chaos" bulk 4 $((N / 4)) "$IT"
 	run "$B/stress_chaos" forkjoin 4 $((N / 4)) "$IT"
 	run "$B/stress_chaos" overflow 2 4096 "$IT"
 	run "$B/stress_chaos" handoff 2 $((N / 50)) "$IT"
+	run "$B/stress_chaos" burst 4 $((N / 5000)) "$IT"
 	# Sanitizer builds: the same lines, sizes shrunk by the program.
 	for s in asan tsan; do
 		run "$B/stress_$s" bulk 4 "$N" "$IT"
 		run "$B/stress_$s" forkjoin 4 "$N" "$IT"
 		run "$B/stress_$s" overflow 2 4096 "$IT"
 		run "$B/stress_$s" handoff 2 $((N / 50)) "$IT"
+		run "$B/stress_$s" burst 4 $((N / 1000)) "$IT"
 		run "$B/stress_$s" lifecycle 4 100000 $((IT * 10))
 	done
 }
@@ -64,6 +70,7 @@ while [ $i -lt $REPEAT ]; do
 		run taskset -c 0 "$B/stress_ring" steal 4 $((N / 4)) "$IT"
 		STRESS_TIME_SCALE=5 run taskset -c 0 "$B/stress" overflow 2 4096 "$IT"
 		run taskset -c 0 "$B/stress" handoff 2 $((N / 100)) "$IT"
+		run taskset -c 0 "$B/stress" burst 4 $((N / 5000)) "$IT"
 	fi
 	if command -v stress-ng >/dev/null 2>&1; then
 		echo "-- under background load (stress-ng --cpu 2)"
