@@ -88,28 +88,48 @@ crew__lifo_pop(struct crew__lifo *l)
 	return t;
 }
 
-enum { CREW__LIFO_NO, CREW__LIFO_MORE, CREW__LIFO_FIRST };
+/* Lock holder, stack full: takes the oldest half out (returned, linked,
+ * *tail its newest) and pushes t.  Out of line: keeps the push fast path
+ * small. */
+static __attribute__((noinline, unused)) crew_task *
+crew__lifo_spill(struct crew__lifo *l, crew_task *t, crew_task **tail)
+{
+	crew_task *head = crew__lifo_take_oldest(l, CREW__LIFO_CAP / 2, tail);
+
+	l->stk[CREW__LIFO_CAP / 2] = t;
+	crew__lifo_set_size(l, CREW__LIFO_CAP / 2 + 1);
+	return head;
+}
+
+enum { CREW__LIFO_BUSY, CREW__LIFO_SPILL, CREW__LIFO_FIRST, CREW__LIFO_MORE };
 
 /*
- * Owner fast path: pushes t unless the stack is busy or full (then
- * CREW__LIFO_NO and the caller takes the slow path).  CREW__LIFO_FIRST:
- * the stack was empty and the caller must notify.
+ * Owner: puts t on top of its stack.  FIRST: the stack was empty (the
+ * caller notifies).  MORE: it was not; the push that made it non-empty
+ * already notified, and every thief that leaves work behind notifies
+ * again, so this push needs no notify of its own.  SPILL: the stack was
+ * full; t is on top and the oldest half (CREW__LIFO_CAP / 2 tasks, linked)
+ * comes back as *head..*tail for the ring.  BUSY: a thief holds the stack;
+ * t is untouched.
  */
 static inline int
-crew__lifo_push(struct crew__lifo *l, crew_task *t)
+crew__lifo_push(struct crew__lifo *l, crew_task *t, crew_task **head,
+    crew_task **tail)
 {
 	uint32_t n;
 
 	if (!crew__lifo_trylock(l))
-		return CREW__LIFO_NO;
+		return CREW__LIFO_BUSY;
 	n = crew__lifo_size(l);
-	if (n < CREW__LIFO_CAP) {
-		l->stk[n] = t;
-		crew__lifo_set_size(l, n + 1);
+	if (CREW__UNLIKELY(n == CREW__LIFO_CAP)) {
+		*head = crew__lifo_spill(l, t, tail);
+		crew__lifo_unlock(l);
+		return CREW__LIFO_SPILL;
 	}
+	l->stk[n] = t;
+	crew__lifo_set_size(l, n + 1);
 	crew__lifo_unlock(l);
-	return n == CREW__LIFO_CAP ? CREW__LIFO_NO :
-	    n == 0 ? CREW__LIFO_FIRST : CREW__LIFO_MORE;
+	return n == 0 ? CREW__LIFO_FIRST : CREW__LIFO_MORE;
 }
 
 #endif /* CREW_LIFO_H */

@@ -611,25 +611,27 @@ pin_self(struct crew_pool *p, struct crew__worker *w)
 }
 
 /*
- * Whether any queue a search looks at may still hold a task (acquire
- * probes, see handoff_waking): the global queue, our own ring and overflow
- * queue, and every published victim's ring, LIFO stack and overflow queue.
+ * Whether every queue of the pool looks empty: the global queue and each
+ * published worker's ring, overflow queue and LIFO stack.  Probes only;
+ * callers get the visibility they need from an acquire on the sync word
+ * (drain: the quiescent word; a worker: the CAS that consumed `notified`).
  */
 static bool
-work_visible(struct crew_pool *p, struct crew__worker *w)
+queues_empty(struct crew_pool *p)
 {
-	struct crew__worker *v;
+	/* acquire: pairs with spawn_locked's release */
+	uint32_t n = atomic_load_explicit(&p->nworkers, memory_order_acquire);
 
-	if (crew__queue_maybe_nonempty(&p->global) ||
-	    crew__queue_maybe_nonempty(&w->ovf) || crew__ring_size(w) > 0)
-		return true;
-	for (uint32_t i = 0; i < w->nvictims; i++) {
-		v = p->workers[w->victims[i]];
-		if (crew__ring_size(v) > 0 || crew__lifo_size(&v->lifo) > 0 ||
-		    crew__queue_maybe_nonempty(&v->ovf))
-			return true;
+	if (crew__queue_maybe_nonempty(&p->global))
+		return false;
+	for (uint32_t i = 0; i < n; i++) {
+		struct crew__worker *w = p->workers[i];
+
+		if (crew__ring_size(w) != 0 || crew__queue_maybe_nonempty(&w->ovf) ||
+		    crew__lifo_size(&w->lifo) != 0)
+			return false;
 	}
-	return false;
+	return true;
 }
 
 static void *
@@ -677,18 +679,19 @@ worker_main(void *arg)
 				break;
 			}
 			retries = 0;
-			/* Hand the waking role on before running the task. */
 			/*
+			 * Hand the waking role on before running the task.
 			 * The notification we consumed in worker_wait() may
 			 * have announced other work than the task we found
 			 * (one bit stands for every push since it was last
-			 * taken): if anything is still visible, pass it on,
-			 * or it waits behind busy workers while others park
-			 * (found by `stress burst`).  Pushes after our
-			 * consume mark `notified` again on their own.
+			 * taken): if anything is still there, pass it on, or
+			 * it waits behind busy workers while others park
+			 * (found by `stress burst`).  Every push before our
+			 * acquire consume is visible to these probes; pushes
+			 * after it mark `notified` again on their own.
 			 */
 			if (woke && !pushed)
-				pushed = work_visible(p, w);
+				pushed = !queues_empty(p);
 			woke = false;
 			if (waking)
 				handoff_waking(p, pushed);
@@ -711,61 +714,41 @@ worker_main(void *arg)
 /* ------------------------------------------------------------------ */
 /* Scheduling.                                                         */
 
-enum { LIFO_BUSY, LIFO_SPILL, LIFO_FIRST, LIFO_MORE };
-
-/*
- * Owner: puts t on top of its LIFO stack.  LIFO_FIRST: the stack was empty
- * (notify).  LIFO_MORE: it was not, and the push that made it non-empty
- * already notified; every thief that leaves work behind notifies again,
- * so this push needs no notify of its own.  LIFO_SPILL: the stack was
- * full; its oldest half comes back in *head..*tail (*len) for the ring.
- * LIFO_BUSY: a thief holds the stack; t is untouched, use the ring.
- */
-static inline int
-lifo_push(struct crew__worker *w, crew_task **head, crew_task **tail,
-    size_t *len)
-{
-	struct crew__lifo *l = &w->lifo;
-	crew_task *t = *head;
-	uint32_t n;
-	int r;
-
-	if (!crew__lifo_trylock(l))
-		return LIFO_BUSY;
-	n = crew__lifo_size(l);
-	r = n == 0 ? LIFO_FIRST : LIFO_MORE;
-	if (n == CREW__LIFO_CAP) {
-		*head = crew__lifo_take_oldest(l, CREW__LIFO_CAP / 2, tail);
-		*len = CREW__LIFO_CAP / 2;
-		n -= CREW__LIFO_CAP / 2;
-		r = LIFO_SPILL;
-	}
-	l->stk[n] = t;
-	crew__lifo_set_size(l, n + 1);
-	crew__lifo_unlock(l);
-	return r;
-}
-
-static void
-push_local(struct crew__worker *w, crew_task *head, crew_task *tail,
+/* The ring part of push_local: a batch, the spilled half of a full LIFO
+ * stack, or one task whose stack a thief held; a full ring overflows into
+ * the worker's overflow queue. */
+static __attribute__((noinline)) void
+push_ring(struct crew__worker *w, crew_task *head, crew_task *tail,
     size_t len)
 {
-	CREW__STAT_ADD(w, local_pushes, len);
-	if (len == 1) {
-		switch (lifo_push(w, &head, &tail, &len)) {
-		case LIFO_MORE:
-			return;
-		case LIFO_FIRST:
-			goto out;
-		}
-	}
 	if (crew__ring_push(w, &head, &tail, &len)) {
 		CREW__STAT_ADD(w, overflow_migrations, 1);
 		CREW__CHAOS();
 		(void)crew__queue_push(&w->ovf, head, tail); /* never closed */
 	}
-out:
 	notify(w->pool, false);
+}
+
+/* A worker schedules onto its own queues: one task onto its LIFO stack
+ * (inline: crew_submit's fast path), anything else onto its ring. */
+static inline __attribute__((always_inline)) void
+push_local(struct crew__worker *w, crew_task *head, crew_task *tail,
+    size_t len)
+{
+	CREW__STAT_ADD(w, local_pushes, len);
+	if (len == 1) {
+		switch (crew__lifo_push(&w->lifo, head, &head, &tail)) {
+		case CREW__LIFO_MORE:
+			return;
+		case CREW__LIFO_FIRST:
+			notify(w->pool, false);
+			return;
+		case CREW__LIFO_SPILL:
+			len = CREW__LIFO_CAP / 2;
+			break;
+		}
+	}
+	push_ring(w, head, tail, len);
 }
 
 static int
@@ -838,17 +821,13 @@ CREW_API int
 crew_submit(crew_pool *p, crew_task *t)
 {
 	struct crew__worker *w = crew__tls_worker;
-	int r;
 
 	if (CREW__UNLIKELY(t == NULL || t->fn == NULL))
 		return CREW_EINVAL;
 	/* Fast path: a worker of this pool puts the task on its own LIFO
 	 * stack; only a push onto an empty stack needs a notify. */
-	if (CREW__LIKELY(w != NULL && w->pool == p) &&
-	    (r = crew__lifo_push(&w->lifo, t)) != CREW__LIFO_NO) {
-		CREW__STAT_ADD(w, local_pushes, 1);
-		if (r == CREW__LIFO_FIRST)
-			notify(p, false);
+	if (CREW__LIKELY(w != NULL && w->pool == p)) {
+		push_local(w, t, t, 1);
 		return 0;
 	}
 	return submit_slow(p, t);
@@ -920,24 +899,6 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	pthread_mutex_init(&p->life_lock, NULL);
 	*out = p;
 	return 0;
-}
-
-static bool
-queues_empty(struct crew_pool *p)
-{
-	/* acquire: pairs with spawn_locked's release */
-	uint32_t n = atomic_load_explicit(&p->nworkers, memory_order_acquire);
-
-	if (crew__queue_maybe_nonempty(&p->global))
-		return false;
-	for (uint32_t i = 0; i < n; i++) {
-		struct crew__worker *w = p->workers[i];
-
-		if (crew__ring_size(w) != 0 || crew__queue_maybe_nonempty(&w->ovf) ||
-		    crew__lifo_size(&w->lifo) != 0)
-			return false;
-	}
-	return true;
 }
 
 /* Waits until every accepted task has run, then sets SHUTDOWN. */
