@@ -33,6 +33,10 @@
 #   SAMPLE_TIMEOUT=120  seconds before a hung sample is killed (run fails)
 #   PAD_MS=100          idle lead-in before each sample (20 with QUICK=1)
 #   CHARTS=0            skip the PNG charts (bench-report --no-charts)
+#   BENCH_BIN=bench/bin where the programs are; BENCH_NOBUILD=1 builds
+#                       nothing; CREW_TOPO=build/crew-topo (these three let
+#                       tools/device-run.sh run a tools/device-bundle.sh
+#                       bundle on a machine without compiler or packages)
 #
 # Foreign load: /proc/stat busy time (user+nice+system+irq+softirq+steal,
 # all CPUs) is read PAD_MS before each sample starts and again after it
@@ -46,7 +50,9 @@
 set -eu
 
 cd "$(dirname "$0")/.."
-BIN=bench/bin
+BIN=${BENCH_BIN:-bench/bin}
+NOBUILD=${BENCH_NOBUILD:-0}
+TOPO=${CREW_TOPO:-build/crew-topo}
 
 case "${QUICK:-0}" in
 0 | "") QUICK=0; ROUNDS=${ROUNDS:-5}; PAD_MS=${PAD_MS:-100}; RETRY=${RETRY:-2} ;;
@@ -64,7 +70,7 @@ HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
 t_start=$(date +%s)
 
 # Build (make does nothing when everything is current).
-make -s -C bench >&2
+[ "$NOBUILD" = 1 ] || make -s -C bench >&2
 
 # prog_of RUNTIME WORKLOAD: the program that runs that pair ("" if none:
 # mc has only the submit workloads, ck only the queue ones, and the queue
@@ -192,11 +198,16 @@ git status --porcelain --untracked-files=no 2>/dev/null |
 	    sed -n 's/^#define TBB_VERSION_STRING *//p' /usr/include/oneapi/tbb/version.h 2>/dev/null)"
 	echo "ck: $(dpkg-query -W -f '${Package} ${Version}' libck-dev 2>/dev/null)"
 	echo "gnuplot: $(gnuplot --version 2>/dev/null)"
+	# A tools/device-bundle.sh bundle says where its programs were built
+	# (the gcc, tbb and ck lines above are then this machine's, not theirs).
+	if [ -f "$BIN/../BUILDINFO" ]; then
+		sed 's/^/bundle: /' "$BIN/../BUILDINFO"
+	fi
 	# crew's pin plan for crew-pin, as crew sees the machine (crew-topo is
 	# built by the top-level `make tools`; skipped when it cannot be).
-	if make -s tools >/dev/null 2>&1 && [ -x build/crew-topo ]; then
-		echo "crew-pin plan (build/crew-topo --pin cores --threads $THREADS):"
-		build/crew-topo --pin cores --threads "$THREADS" 2>&1 |
+	if { [ "$NOBUILD" = 1 ] || make -s tools >/dev/null 2>&1; } && [ -x "$TOPO" ]; then
+		echo "crew-pin plan (crew-topo --pin cores --threads $THREADS):"
+		"$TOPO" --pin cores --threads "$THREADS" 2>&1 |
 			sed -n '/^plan:/,$p' | head -n 40 | sed 's/^/  /'
 	fi
 	echo "lstopo:"

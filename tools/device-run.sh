@@ -1,0 +1,103 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# tools/device-run.sh OUTDIR: the many-core measurements, run from a
+# tools/device-bundle.sh bundle on a machine with more cores than this one
+# and no compiler or -dev packages.  Everything goes to OUTDIR: log.txt (all
+# output) and results.tar.gz (every bench/results file written here), both
+# refreshed after each step so that a run cut short still returns what it
+# measured.  Steps, most wanted first; a step that would start after
+# BUDGET_S seconds (default 400) is skipped:
+#   1. the machine: nproc, lscpu, lstopo, crew-topo plans and victim orders
+#   2. scaling at NCPU threads: fib, qsort, pfor_mem, pfor_uneven for crew,
+#      crew-pin, omp, tbb
+#   3. at NCPU threads: submit (task, batch), wake latency, idle CPU, queues
+#   4. scaling at NCPU/2 and NCPU/4 threads (the same four workloads)
+#   5. fib oversubscribed: 4 and 8 x NCPU threads against NCPU
+#   6. stress (bulk, burst, handoff, overflow, chaos bulk) on NCPU workers
+# ROUNDS (default 3) rounds each; RETRY=0 (a shared host's load would only
+# multiply the run time; contended samples are marked, as always).
+set -u
+cd "$(dirname "$0")/.."
+D=${DEVBUNDLE:-.devbundle}
+OUTD=${1:-${OUT:-/tmp/crew-device}}
+BUDGET_S=${BUDGET_S:-400}
+ROUNDS=${ROUNDS:-3}
+mkdir -p "$OUTD"
+LOG=$OUTD/log.txt
+t0=$(date +%s)
+PATH="$PWD/$D/bin:$PATH"
+export PATH BENCH_NOBUILD=1 CHARTS=0 RETRY=0 SAMPLE_TIMEOUT=${SAMPLE_TIMEOUT:-60}
+export BENCH_BIN="$D/bin" CREW_TOPO="$D/bin/crew-topo" ROUNDS
+N=$(nproc)
+before=$(ls bench/results)
+
+save() {
+	new=$(ls bench/results | grep -vxF "$before" || true)
+	[ -n "$new" ] && (cd bench/results && tar czf "$OUTD/results.tar.gz" $new)
+	return 0
+}
+step() {	# step NAME command...: runs it unless past the budget
+	name=$1; shift
+	el=$(($(date +%s) - t0))
+	if [ "$el" -ge "$BUDGET_S" ]; then
+		echo "=== $name: skipped (${el} s of ${BUDGET_S} s spent)"
+		return 0
+	fi
+	echo "=== $name (at ${el} s)"
+	"$@" || echo "=== $name: FAILED (exit $?)"
+	save
+}
+machine() {
+	echo "nproc: $N"; uname -srm
+	(. /etc/os-release && echo "os: $PRETTY_NAME")
+	lscpu
+	grep -m1 'model name' /proc/cpuinfo
+	free -g | head -n 2
+	echo "affinity: $(taskset -p $$ 2>/dev/null)"
+	cat "$D/BUILDINFO"
+	lstopo-no-graphics --of console 2>&1 | head -n 60
+	for pin in cores pus numa; do
+		echo "--- crew-topo --pin $pin --threads $N"
+		crew-topo --pin "$pin" --threads "$N" 2>&1 | head -n 80
+	done
+}
+sweep() {	# sweep THREADS
+	BENCH=fib,qsort,pfor_mem,pfor_uneven RUNTIMES=crew,crew-pin,omp,tbb \
+	    THREADS=$1 sh bench/run.sh
+}
+others() {
+	BENCH=submit_task,submit_batch,wake,idle_cpu,queue_spmc,queue_mpmc \
+	    THREADS=$N sh bench/run.sh
+}
+oversub() {
+	BENCH=fib_oversub RUNTIMES=crew,omp,tbb THREADS=$N sh bench/run.sh
+}
+stress() {
+	s=$D/bin/stress
+	c=$D/bin/stress_chaos
+	for a in "$s bulk $N 10000000 1" "$s bulk $((N * 2)) 10000000 1" \
+	    "$s burst $N 200 2" "$s handoff 2 20000 2" "$s overflow $N 4096 2" \
+	    "$s forkjoin $N 1000000 2" "$c bulk $N 2500000 1"; do
+		echo "== $a"
+		# shellcheck disable=SC2086
+		if timeout 120 $a >"$OUTD/.stress" 2>&1; then
+			tail -n 2 "$OUTD/.stress"
+		else
+			tail -n 40 "$OUTD/.stress"
+			echo "stress FAILED: $a"
+		fi
+	done
+}
+{
+	step machine machine
+	step "scaling $N" sweep "$N"
+	step "submit/wake/idle/queue $N" others
+	[ "$N" -ge 8 ] && step "scaling $((N / 2))" sweep $((N / 2))
+	[ "$N" -ge 8 ] && step "scaling $((N / 4))" sweep $((N / 4))
+	step "oversubscription" oversub
+	step stress stress
+	echo "=== done in $(($(date +%s) - t0)) s"
+} 2>&1 | tee "$LOG"
+rm -f "$OUTD/.stress"
+save
