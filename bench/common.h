@@ -42,6 +42,8 @@ typedef std::atomic<long> bench_atomic_long;
 #define BENCH_FETCH_ADD(p, v) (p)->fetch_add((v), std::memory_order_relaxed)
 #define BENCH_STORE(p, v) (p)->store((v), std::memory_order_relaxed)
 #define BENCH_LOAD(p) (p)->load(std::memory_order_relaxed)
+#define BENCH_FETCH_SUB_ACQ_REL(p, v)                                         \
+	(p)->fetch_sub((v), std::memory_order_acq_rel)
 #else
 #include <stdatomic.h>
 typedef _Atomic long bench_atomic_long;
@@ -49,6 +51,8 @@ typedef _Atomic long bench_atomic_long;
 	atomic_fetch_add_explicit((p), (v), memory_order_relaxed)
 #define BENCH_STORE(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
 #define BENCH_LOAD(p) atomic_load_explicit((p), memory_order_relaxed)
+#define BENCH_FETCH_SUB_ACQ_REL(p, v)                                         \
+	atomic_fetch_sub_explicit((p), (v), memory_order_acq_rel)
 #endif
 
 /* ------------------------------------------------------------- timing */
@@ -180,12 +184,38 @@ bench_parse(struct bench_cfg *c, const char *runtime, int argc, char **argv)
 /* ------------------------------------------------ the task body, done */
 
 /*
- * Every runtime's task does exactly this: one relaxed increment of a
- * single shared counter.  The task that brings the counter to the target
- * posts bench_done if the runtime needs an explicit completion signal
- * (crew and the mutex/condvar pool have no wait primitive; OpenMP and TBB
- * use their own barrier / task_group::wait and never arm it).
+ * Every runtime's task does exactly this.  The measured tasks (submit_task,
+ * submit_batch, idle_cpu's burst) call bench_tick_at(i) with their index
+ * i: one relaxed increment of the counter of i's block (BENCH_BLOCK
+ * consecutive indices, each block's counter on its own cache line).  The
+ * task that completes a block counts the blocks down (acq_rel: the last
+ * one has seen every block's final count), and the one that completes the
+ * last block posts bench_done if the runtime needs an explicit completion
+ * signal (crew and the mutex/condvar pool; OpenMP and TBB use their own
+ * barrier / task_group::wait and never arm it).
+ *
+ * Blocks rather than one counter: with one counter every task of every
+ * parallel runtime bounced the same cache line between the cores, and the
+ * figure measured that line, not the scheduler (1M crew tasks took 17.5
+ * ms on 2 workers and 8 ms on 1).  A runtime that runs the tasks on one
+ * thread (libgomp runs a taskloop of more than 64 tasks per thread, and
+ * any task created while 64 per thread are queued, undeferred on the
+ * creating thread) pays about the same per task either way.  Blocks of 64
+ * still share a line between runtimes that hand neighbouring tasks to
+ * different threads, as real tasks writing neighbouring outputs would.
+ *
+ * bench_tick() (warm-up tasks) counts on one shared counter.
  */
+#define BENCH_BLOCK 64
+struct bench_block {
+	bench_atomic_long n;
+	char pad[64 - sizeof(long)];
+};
+static struct bench_block *bench_blocks;
+static long bench_nblocks;		/* allocated */
+static bench_atomic_long bench_blocks_left;
+static long bench_last_block;		/* index of the last block in use */
+static long bench_last_size;		/* and its size */
 static bench_atomic_long bench_count;
 static long bench_target;
 static int bench_armed;
@@ -200,10 +230,41 @@ bench_tick(void)
 		sem_post(&bench_done);
 }
 
-/* Arms a new round of `n` ticks.  Call with no task in flight. */
+static inline void
+bench_tick_at(long i)
+{
+	long b = i / BENCH_BLOCK;
+	long want = b == bench_last_block ? bench_last_size : BENCH_BLOCK;
+
+	if (BENCH_FETCH_ADD(&bench_blocks[b].n, 1) + 1 == want &&
+	    BENCH_FETCH_SUB_ACQ_REL(&bench_blocks_left, 1) == 1 && bench_armed)
+		sem_post(&bench_done);
+}
+
+/*
+ * Arms a new round of `n` ticks: bench_tick() n times, or bench_tick_at(i)
+ * once for each i in [0, n).  Call with no task in flight.
+ */
 static inline void
 bench_arm(long n, int use_sem)
 {
+	long nb = (n + BENCH_BLOCK - 1) / BENCH_BLOCK;
+
+	if (nb > bench_nblocks) {
+		free(bench_blocks);
+		bench_blocks = (struct bench_block *)aligned_alloc(64,
+		    (size_t)nb * sizeof(*bench_blocks));
+		if (bench_blocks == NULL) {
+			perror("aligned_alloc");
+			exit(1);
+		}
+		bench_nblocks = nb;
+	}
+	for (long b = 0; b < bench_nblocks; b++)
+		BENCH_STORE(&bench_blocks[b].n, 0);
+	BENCH_STORE(&bench_blocks_left, nb);
+	bench_last_block = nb - 1;
+	bench_last_size = n - (nb - 1) * BENCH_BLOCK;
 	BENCH_STORE(&bench_count, 0);
 	bench_target = n;
 	bench_armed = use_sem;
@@ -220,6 +281,9 @@ static inline void
 bench_check_count(const struct bench_cfg *c, long want)
 {
 	long got = BENCH_LOAD(&bench_count);
+
+	for (long b = 0; b < bench_nblocks; b++)
+		got += BENCH_LOAD(&bench_blocks[b].n);
 
 	if (got != want) {
 		fprintf(stderr, "%s %s: %ld tasks ran, expected %ld\n",

@@ -121,8 +121,7 @@ static struct mc_task *tasks;
 static void
 tick_fn(struct mc_task *t)
 {
-	(void)t;
-	bench_tick();
+	bench_tick_at(t - tasks);
 }
 
 static void

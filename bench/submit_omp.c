@@ -46,7 +46,7 @@ burst_tasks(long n)
 			t0 = bench_now_ns();
 			for (long i = 0; i < n; i++) {
 #pragma omp task
-				bench_tick();
+				bench_tick_at(i);
 			}
 		}
 	}
@@ -100,7 +100,7 @@ main(int argc, char **argv)
 				t0 = bench_now_ns();
 #pragma omp taskloop grainsize(1)
 				for (long i = 0; i < n; i++)
-					bench_tick();
+					bench_tick_at(i);
 			}
 		}
 		t1 = bench_now_ns();

@@ -35,7 +35,7 @@ burst_tasks(tbb::task_group &tg, long n)
 	bench_arm(n, 0);
 	double t0 = bench_now_ns();
 	for (long i = 0; i < n; i++)
-		tg.run([] { bench_tick(); });
+		tg.run([i] { bench_tick_at(i); });
 	tg.wait();
 	return bench_now_ns() - t0;
 }
@@ -75,7 +75,7 @@ main(int argc, char **argv)
 		tbb::parallel_for(tbb::blocked_range<long>(0, n, 1),
 		    [](const tbb::blocked_range<long> &r) {
 			    for (long i = r.begin(); i != r.end(); ++i)
-				    bench_tick();
+				    bench_tick_at(i);
 		    },
 		    tbb::simple_partitioner());
 		double t1 = bench_now_ns();
