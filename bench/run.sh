@@ -170,6 +170,11 @@ rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git status --porcelain 2>/dev/null | grep -v ' bench/results/' || true)
 git status --porcelain --untracked-files=no 2>/dev/null |
 	grep -v ' bench/results/' | grep -q . && rev="$rev-dirty"
+# A bundle's programs were built elsewhere: its record names their commit.
+if [ -f "$BIN/../BUILDINFO" ]; then
+	rev=$(sed -n 's/^crew //p' "$BIN/../BUILDINFO")
+	dirty=""
+fi
 {
 	echo "date: $(date '+%Y-%m-%d %H:%M:%S %z')"
 	echo "crew: $rev"
