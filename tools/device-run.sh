@@ -15,7 +15,9 @@
 #   4. scaling at NCPU/2 and NCPU/4 threads (the same four workloads)
 #   5. fib oversubscribed: 4 and 8 x NCPU threads against NCPU
 #   6. stress (bulk, burst, handoff, overflow, chaos bulk) on NCPU workers
-# ROUNDS (default 3) rounds each; RETRY=0 (a shared host's load would only
+# STEPS picks and orders them (machine, sweep:THREADS, others, oversub,
+# stress; default: machine sweep:NCPU others sweep:NCPU/2 sweep:NCPU/4
+# oversub stress).  ROUNDS (default 3) rounds each; RETRY=0 (a shared host's load would only
 # multiply the run time; contended samples are marked, as always).
 set -u
 cd "$(dirname "$0")/.."
@@ -90,13 +92,17 @@ stress() {
 	done
 }
 {
-	step machine machine
-	step "scaling $N" sweep "$N"
-	step "submit/wake/idle/queue $N" others
-	[ "$N" -ge 8 ] && step "scaling $((N / 2))" sweep $((N / 2))
-	[ "$N" -ge 8 ] && step "scaling $((N / 4))" sweep $((N / 4))
-	step "oversubscription" oversub
-	step stress stress
+	for st in ${STEPS:-machine sweep:$N others sweep:$((N / 2)) sweep:$((N / 4)) oversub stress}; do
+		case $st in
+		machine) step machine machine ;;
+		sweep:*) [ "${st#sweep:}" -ge 1 ] &&
+			step "scaling ${st#sweep:}" sweep "${st#sweep:}" ;;
+		others) step "submit/wake/idle/queue $N" others ;;
+		oversub) step oversubscription oversub ;;
+		stress) step stress stress ;;
+		*) echo "=== $st: unknown step" ;;
+		esac
+	done
 	echo "=== done in $(($(date +%s) - t0)) s"
 } 2>&1 | tee "$LOG"
 rm -f "$OUTD/.stress"
