@@ -114,9 +114,14 @@ eo_producer(void *arg)
 		if (pr->index % 2 == 0) {   /* even producers: one by one */
 			if ((pr->rc = crew_submit(r->pool, &e->task)) != 0)
 				return NULL;
-		} else {                    /* odd producers: batches of 64 */
+		} else {                    /* odd producers: batches */
+			/* Producer 1: 64 a batch; producer 3: 1,000, which
+			 * crew_schedule cuts into pieces for the workers'
+			 * overflow queues once 2 workers exist. */
+			size_t bl = pr->index == 1 ? 64 : 1000;
+
 			crew_batch_push(&b, &e->task);
-			if (b.len == 64 || i + 1 == r->per) {
+			if (b.len == bl || i + 1 == r->per) {
 				if ((pr->rc = crew_schedule(r->pool, b)) != 0)
 					return NULL;
 				b = (crew_batch)CREW_BATCH_INIT;
@@ -388,6 +393,224 @@ t_shutdown_races_submit(void)
 		T_CHECK(accepted == ran, "accepted %zu ran %zu", accepted, ran);
 		T_CHECK(crew_pool_destroy(p) == 0, "destroy");
 		free(runs);
+	}
+	return 0;
+}
+
+/*
+ * Large batches from outside are cut into one piece per worker (pool.c,
+ * schedule_pieces).  Sizes around the cut thresholds and up to 10^5, on
+ * pools whose workers all exist (2, 4 and more than CREW__PIECES_MAX = 64):
+ * every task runs exactly once.
+ */
+struct piece_task {
+	crew_task task;
+	atomic_uint *hit;
+	atomic_size_t *done;
+};
+
+static void
+piece_fn(crew_task *t)
+{
+	struct piece_task *x = crew_container_of(t, struct piece_task, task);
+
+	atomic_fetch_add(x->hit, 1);
+	atomic_fetch_add(x->done, 1);
+}
+
+static void
+sleepy_fn(crew_task *t)
+{
+	struct piece_task *x = crew_container_of(t, struct piece_task, task);
+
+	nap_us(2000);
+	atomic_fetch_add(x->done, 1);
+}
+
+/* Until all `threads` workers of p exist: bursts of 2 ms tasks. */
+static int
+spawn_all(crew_pool *p, unsigned threads)
+{
+	struct piece_task *w = calloc(2 * threads, sizeof(*w));
+	atomic_size_t done;
+	crew_stats st;
+
+	T_CHECK(w, "oom");
+	for (int tries = 0; tries < 200; tries++) {
+		atomic_store(&done, 0);
+		for (unsigned i = 0; i < 2 * threads; i++) {
+			w[i] = (struct piece_task){ { sleepy_fn, NULL }, NULL, &done };
+			T_CHECK(crew_submit(p, &w[i].task) == 0, "warm submit");
+		}
+		T_CHECK(wait_count(&done, 2 * threads, 30), "warm-up stalled");
+		crew_pool_stats(p, &st);
+		if (st.threads_spawned >= threads)
+			break;
+	}
+	free(w);
+	crew_pool_stats(p, &st);
+	T_CHECK(st.threads_spawned >= threads, "only %llu of %u workers",
+	    (unsigned long long)st.threads_spawned, threads);
+	return 0;
+}
+
+static int
+batch_pieces(unsigned threads)
+{
+	static const size_t sizes[] = { 1, 255, 511, 512, 513, 1023, 1024,
+		1025, 4097, 16384 + 77, 100000 };
+	crew_pool *p = t_pool(threads);
+	size_t max = 100000;
+	struct piece_task *x = calloc(max, sizeof(*x));
+	atomic_uint *hit = calloc(max, sizeof(*hit));
+	atomic_size_t done;
+
+	T_CHECK(p && x && hit, "setup");
+	if (spawn_all(p, threads) != 0)
+		return 1;
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		/* The largest sizes shrink under TSan, never below 1025. */
+		size_t n = sizes[k] <= 4097 ? sizes[k] :
+		    (t_scaled(sizes[k]) < 1025 ? 1025 : t_scaled(sizes[k]));
+		crew_batch b = CREW_BATCH_INIT;
+
+		atomic_store(&done, 0);
+		for (size_t i = 0; i < n; i++) {
+			atomic_store(&hit[i], 0);
+			x[i] = (struct piece_task){ { piece_fn, NULL }, &hit[i], &done };
+			T_CHECK(crew_batch_push(&b, &x[i].task) == 0, "push");
+		}
+		T_CHECK(crew_schedule(p, b) == 0, "schedule %zu", n);
+		T_CHECK(wait_count(&done, n, 30), "batch of %zu: %zu ran", n,
+		    atomic_load(&done));
+		for (size_t i = 0; i < n; i++)
+			T_CHECK(atomic_load(&hit[i]) == 1,
+			    "batch of %zu: task %zu ran %u times", n, i,
+			    atomic_load(&hit[i]));
+	}
+	/* A malformed large batch is still refused whole: a NULL fn near the
+	 * end, past every cut. */
+	{
+		crew_batch b = CREW_BATCH_INIT;
+		size_t n = 2000;
+
+		atomic_store(&done, 0);
+		for (size_t i = 0; i < n; i++) {
+			x[i] = (struct piece_task){ { piece_fn, NULL }, &hit[i], &done };
+			crew_batch_push(&b, &x[i].task);
+		}
+		x[n - 3].task.fn = NULL;
+		T_CHECK(crew_schedule(p, b) == CREW_EINVAL, "bad batch accepted");
+		nap_us(2000);
+		T_CHECK(atomic_load(&done) == 0, "a task of a refused batch ran");
+	}
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	free(x);
+	free(hit);
+	return 0;
+}
+
+int t_batch_pieces_w2(void) { return batch_pieces(2); }
+int t_batch_pieces_w4(void) { return batch_pieces(4); }
+int t_batch_pieces_w70(void) { return batch_pieces(70); }
+
+/*
+ * Submitters of large batches race a shutdown: each batch is accepted and
+ * runs whole, or is refused whole (CREW_ESHUTDOWN, and so is every later
+ * one), whatever the interleaving with drain's close (the seq_cst pairing
+ * of schedule_pieces and drain).
+ */
+struct race_batch {
+	crew_pool *pool;
+	struct piece_task *tasks;
+	atomic_uint *hit;
+	size_t n, per;
+	atomic_size_t *done;
+	size_t accepted;
+	unsigned char ok[64];	/* per batch: accepted */
+	atomic_int started;	/* the first batch was scheduled */
+	int bad;
+};
+
+static void *
+race_batcher(void *arg)
+{
+	struct race_batch *s = arg;
+	bool refused = false;
+
+	for (size_t base = 0; base + s->per <= s->n; base += s->per) {
+		crew_batch b = CREW_BATCH_INIT;
+		int rc;
+
+		for (size_t i = base; i < base + s->per; i++)
+			crew_batch_push(&b, &s->tasks[i].task);
+		rc = crew_schedule(s->pool, b);
+		if (rc == 0 && !refused) {
+			s->accepted += s->per;
+			s->ok[base / s->per] = 1;
+		} else if (rc == CREW_ESHUTDOWN) {
+			refused = true;	/* once refused, always refused */
+		} else {
+			s->bad = 1;
+		}
+		atomic_store(&s->started, 1);
+	}
+	return NULL;
+}
+
+int
+t_shutdown_races_batches(void)
+{
+	size_t reps = t_scaled(100) < 10 ? 10 : t_scaled(100);
+	size_t per = t_scaled(2000) < 600 ? 600 : t_scaled(2000), n = 60 * per;
+	uint64_t rng = t_seed();
+
+	for (size_t rep = 0; rep < reps; rep++) {
+		struct race_batch s[3];
+		pthread_t th[3];
+		crew_pool *p = t_pool(4);
+		atomic_size_t done = 0;
+		size_t accepted = 0;
+
+		T_CHECK(p, "create");
+		if (spawn_all(p, 4) != 0)
+			return 1;
+		for (int k = 0; k < 3; k++) {
+			s[k] = (struct race_batch){ p, calloc(n, sizeof(struct piece_task)),
+			    calloc(n, sizeof(atomic_uint)), n, per, &done, 0, { 0 }, 0, 0 };
+			T_CHECK(s[k].tasks && s[k].hit, "oom");
+			for (size_t i = 0; i < n; i++)
+				s[k].tasks[i] = (struct piece_task){ { piece_fn, NULL },
+				    &s[k].hit[i], &done };
+			pthread_create(&th[k], NULL, race_batcher, &s[k]);
+		}
+		/* Shut down while the batchers are mid-way: after a batch
+		 * of each is in, within the time of a few more. */
+		for (int k = 0; k < 3; k++)
+			while (!atomic_load(&s[k].started))
+				sched_yield();
+		nap_us((long)(t_rand(&rng) % 200));
+		T_CHECK(crew_pool_shutdown(p) == 0, "shutdown");
+		for (int k = 0; k < 3; k++)
+			pthread_join(th[k], NULL);
+		for (int k = 0; k < 3; k++) {
+			T_CHECK(!s[k].bad, "rep %zu: batcher %d saw a bad code", rep, k);
+			accepted += s[k].accepted;
+			/* An accepted batch ran whole, once; a refused one
+			 * not at all. */
+			for (size_t i = 0; i < n; i++)
+				T_CHECK(atomic_load(&s[k].hit[i]) == s[k].ok[i / per],
+				    "rep %zu: batcher %d task %zu ran %u times, its "
+				    "batch %s", rep, k, i, atomic_load(&s[k].hit[i]),
+				    s[k].ok[i / per] ? "accepted" : "refused");
+		}
+		T_CHECK(atomic_load(&done) == accepted, "rep %zu: accepted %zu ran %zu",
+		    rep, accepted, atomic_load(&done));
+		T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+		for (int k = 0; k < 3; k++) {
+			free(s[k].tasks);
+			free(s[k].hit);
+		}
 	}
 	return 0;
 }
