@@ -161,7 +161,8 @@ struct crew__worker {
 	unsigned index;             /* I */
 	unsigned lifo_runs;         /* O: consecutive tasks taken from lifo */
 	unsigned helping;           /* O: nesting of crew_wg_wait helping */
-	unsigned tick;              /* O: local pops, for the fairness check */
+	unsigned fair_left;         /* O: searches until the fairness check */
+	unsigned fair_flip;         /* O: which queue that check tries first */
 	/* Steal order over the nvictims_of first workers: the worker's
 	 * topology victim order (topo.c) with later workers left out,
 	 * rebuilt when more workers have been published.  The array

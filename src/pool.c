@@ -82,6 +82,7 @@ crew__worker_init(struct crew__worker *w, struct crew_pool *pool,
 	atomic_init(&w->lifo.n, 0);
 	w->pool = pool;
 	w->index = index;
+	w->fair_left = CREW__FAIR_TICK;
 }
 
 /* Bytes of a worker's block: the struct, then its victim array. */
@@ -405,7 +406,7 @@ fair_take(struct crew_pool *p, struct crew__worker *w, bool *more)
 	struct crew__queue *a = &p->global, *b = &w->ovf;
 	crew_task *t;
 
-	if ((w->tick / CREW__FAIR_TICK) & 1) {
+	if ((w->fair_flip ^= 1) != 0) {
 		a = &w->ovf;
 		b = &p->global;
 	}
@@ -463,34 +464,34 @@ victims_rebuild(struct crew_pool *p, struct crew__worker *w, uint32_t n)
 
 /*
  * Where a worker looks for work, in order: the global queue or its own
- * overflow queue once every CREW__FAIR_TICK pops (so neither outside
+ * overflow queue once every CREW__FAIR_TICK searches (so neither outside
  * submissions nor spilled tasks starve behind a worker that feeds itself,
  * see fair_take), its LIFO slot (unless it ran
  * CREW__LIFO_MAX_RUNS slot tasks in a row), its ring, its overflow queue,
  * the global queue, then every other worker in its victim order (nearest
  * in the topology first, see topo.c): overflow queue, ring, slot.
  */
-static crew_task *
-find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed,
+static __attribute__((noinline)) crew_task *
+find_work_slow(struct crew_pool *p, struct crew__worker *w, bool *pushed,
     bool *busy)
 {
 	struct crew__worker *v;
 	crew_task *t;
 	uint32_t got, n;
 
-	*pushed = false;
-	*busy = false;
-	if (CREW__UNLIKELY(++w->tick % CREW__FAIR_TICK == 0) &&
-	    (t = fair_take(p, w, pushed)) != NULL)
-		goto other;
-	if ((w->helping || w->lifo_runs < CREW__LIFO_MAX_RUNS) &&
-	    (t = crew__lifo_pop(&w->lifo)) != NULL) {
-		w->lifo_runs++;
-		return t;
+	if (w->fair_left == 0) {
+		w->fair_left = CREW__FAIR_TICK;
+		if ((t = fair_take(p, w, pushed)) != NULL)
+			goto other;
+		if ((w->helping || w->lifo_runs < CREW__LIFO_MAX_RUNS) &&
+		    (t = crew__lifo_pop(&w->lifo)) != NULL) {
+			w->lifo_runs++;
+			return t;
+		}
+		if ((t = crew__ring_pop(w)) != NULL)
+			goto other;
 	}
-	if ((t = crew__ring_pop(w)) != NULL)
-		goto other;
-	if ((t = crew__lifo_pop(&w->lifo)) != NULL) /* skipped above: ring empty */
+	if ((t = crew__lifo_pop(&w->lifo)) != NULL) /* skipped: ring empty */
 		goto other;
 	if ((t = crew__ring_refill(w, &w->ovf, &got)) != NULL)
 		goto refilled;
@@ -542,6 +543,33 @@ refilled:
 other:
 	w->lifo_runs = 0;
 	return t;
+}
+
+/*
+ * The fast path, inlined into the worker loop and crew__help_one: the LIFO
+ * stack and the ring, unless the fairness check is due (find_work_slow
+ * does it, and everything else in the order above).
+ */
+static inline __attribute__((always_inline)) crew_task *
+find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed,
+    bool *busy)
+{
+	crew_task *t;
+
+	*pushed = false;
+	*busy = false;
+	if (CREW__LIKELY(--w->fair_left != 0)) {
+		if ((w->helping || w->lifo_runs < CREW__LIFO_MAX_RUNS) &&
+		    (t = crew__lifo_pop(&w->lifo)) != NULL) {
+			w->lifo_runs++;
+			return t;
+		}
+		if ((t = crew__ring_pop(w)) != NULL) {
+			w->lifo_runs = 0;
+			return t;
+		}
+	}
+	return find_work_slow(p, w, pushed, busy);
 }
 
 bool
@@ -795,25 +823,29 @@ batch_check(const crew_batch *b, uint32_t k, crew_task **heads,
     crew_task **tails)
 {
 	crew_task *t = b->head, *prev = NULL;
-	size_t n = 0, cut = b->len / k;
-	uint32_t piece = 0;
+	size_t n = 0, end;
 
 	if (b->len == 0)
 		return b->head == NULL && b->tail == NULL;
 	if (b->head == NULL || b->tail == NULL || b->tail->next != NULL)
 		return false;
-	heads[0] = b->head;
-	for (; t != NULL && n < b->len; prev = t, t = t->next, n++) {
-		if (t->fn == NULL || (n + 1 == b->len) != (t == b->tail))
-			return false;
-		if (n == cut && piece + 1 < k) {
-			tails[piece++] = prev;
-			heads[piece] = t;
-			cut = b->len / k * (piece + 1);
+	/*
+	 * No per-task check against `tail` is needed: `tail` ends the chain
+	 * (its link is NULL), so if it came early the walk would stop short
+	 * of `len`; and the task at `len` must be it.
+	 */
+	for (uint32_t piece = 0; piece < k; piece++) {
+		end = piece + 1 == k ? b->len : b->len / k * (piece + 1);
+		heads[piece] = t;
+		for (; n < end; n++) {
+			if (t == NULL || t->fn == NULL)
+				return false;
+			prev = t;
+			t = t->next;
 		}
+		tails[piece] = prev;
 	}
-	tails[k - 1] = b->tail;
-	return n == b->len && t == NULL;
+	return t == NULL && prev == b->tail;
 }
 
 /*
