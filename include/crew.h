@@ -98,6 +98,29 @@ CREW_API int crew_batch_push(crew_batch *b, crew_task *task);
 CREW_API int crew_batch_append(crew_batch *dst, crew_batch *src);
 
 /*
+ * crew_batch_push is also defined here, inline (a call per task is most
+ * of the cost of building a large batch); the exported function does the
+ * same for callers that take its address or define CREW_NO_INLINE.
+ */
+static inline int
+crew__batch_push(crew_batch *b, crew_task *task)
+{
+	if (b == NULL || task == NULL || task->fn == NULL)
+		return CREW_EINVAL;
+	task->next = NULL;
+	if (b->len == 0)
+		b->head = task;
+	else
+		b->tail->next = task;
+	b->tail = task;
+	b->len++;
+	return 0;
+}
+#ifndef CREW_NO_INLINE
+#define crew_batch_push(b, task) crew__batch_push((b), (task))
+#endif
+
+/*
  * Where worker threads run (crew_config.pin, or CREW_PIN in the
  * environment).  crew_pool_create() reads the machine's topology with
  * hwloc (once per process, about 1 ms) and plans a place for every worker

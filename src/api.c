@@ -12,19 +12,11 @@ _Static_assert(sizeof(crew_config) ==
     offsetof(crew_config, pin) + 4 * sizeof(void *),
     "crew_config changed size");
 
+/* The exported crew_batch_push (the parentheses keep crew.h's macro out). */
 CREW_API int
-crew_batch_push(crew_batch *b, crew_task *t)
+(crew_batch_push)(crew_batch *b, crew_task *t)
 {
-	if (b == NULL || t == NULL || t->fn == NULL)
-		return CREW_EINVAL;
-	t->next = NULL;
-	if (b->len == 0)
-		b->head = t;
-	else
-		b->tail->next = t;
-	b->tail = t;
-	b->len++;
-	return 0;
+	return crew__batch_push(b, t);
 }
 
 CREW_API int

@@ -1090,3 +1090,41 @@ Test(api, stats_after_10000_tasks, .timeout = 60)
 	pool_free(p);
 	free(t);
 }
+
+/*
+ * crew_batch_push: the inline version crew.h defines and the exported
+ * function (reached through its address) refuse the same bad input and
+ * build the same chain.
+ */
+Test(api, batch_push_inline_and_exported, .timeout = 10)
+{
+	int (*exported)(crew_batch *, crew_task *) = crew_batch_push;
+	crew_task nofn = CREW_TASK_INIT(NULL);
+	crew_task t[6];
+
+	for (int k = 0; k < 2; k++) {
+		crew_batch b = CREW_BATCH_INIT;
+
+		for (int i = 0; i < 3; i++)
+			t[3 * k + i] = (crew_task)CREW_TASK_INIT(count_fn);
+		if (k == 0) {
+			cr_assert_eq(crew_batch_push(NULL, &t[0]), CREW_EINVAL);
+			cr_assert_eq(crew_batch_push(&b, NULL), CREW_EINVAL);
+			cr_assert_eq(crew_batch_push(&b, &nofn), CREW_EINVAL);
+			for (int i = 0; i < 3; i++)
+				cr_assert_eq(crew_batch_push(&b, &t[i]), 0);
+		} else {
+			cr_assert_eq(exported(NULL, &t[3]), CREW_EINVAL);
+			cr_assert_eq(exported(&b, NULL), CREW_EINVAL);
+			cr_assert_eq(exported(&b, &nofn), CREW_EINVAL);
+			for (int i = 3; i < 6; i++)
+				cr_assert_eq(exported(&b, &t[i]), 0);
+		}
+		cr_assert_eq(b.len, 3);
+		cr_assert_eq(b.head, &t[3 * k]);
+		cr_assert_eq(b.tail, &t[3 * k + 2]);
+		cr_assert_eq(t[3 * k].next, &t[3 * k + 1]);
+		cr_assert_eq(t[3 * k + 1].next, &t[3 * k + 2]);
+		cr_assert_null(t[3 * k + 2].next);
+	}
+}
