@@ -785,6 +785,64 @@ t_burst_after_idle(void)
 	return 0;
 }
 
+/*
+ * The same with lazy spawning during the burst: a fresh pool of 4 workers
+ * per round, 4 tasks submitted one by one from outside, which must all be
+ * running at once (a 4-way barrier).  Bug 8 of issue 5 (a consumed
+ * notification spent on another task, the role handed back without a
+ * wake-up) showed only while workers were being spawned: tasks sat in the
+ * ring of a worker blocked in its barrier while another worker was parked.
+ */
+struct nbarrier_task {
+	crew_task task;
+	atomic_uint *in;
+	unsigned want;
+	atomic_int *fail;
+};
+
+static void
+nbarrier_fn(crew_task *t)
+{
+	struct nbarrier_task *b = crew_container_of(t, struct nbarrier_task, task);
+	struct timespec t0, t1;
+
+	atomic_fetch_add(b->in, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (atomic_load(b->in) < b->want) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (t1.tv_sec - t0.tv_sec > 5) {
+			atomic_store(b->fail, 1);
+			return;
+		}
+		sched_yield();
+	}
+}
+
+int
+t_burst_lazy_spawn(void)
+{
+	size_t rounds = t_scaled(200) < 20 ? 20 : t_scaled(200);
+
+	for (size_t r = 0; r < rounds; r++) {
+		crew_pool *p = t_pool(4);
+		struct nbarrier_task b[4];
+		atomic_uint in = 0;
+		atomic_int fail = 0;
+
+		T_CHECK(p, "create");
+		for (int i = 0; i < 4; i++) {
+			b[i] = (struct nbarrier_task){ CREW_TASK_INIT(nbarrier_fn), &in,
+			    4, &fail };
+			T_CHECK(crew_submit(p, &b[i].task) == 0, "submit");
+		}
+		T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+		T_CHECK(!atomic_load(&fail) && atomic_load(&in) == 4, "round %zu: "
+		    "the 4 tasks were never running at once (%u arrived)", r,
+		    atomic_load(&in));
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Spawn failure (pthread_create is wrapped by support.c).              */
 

@@ -19,6 +19,7 @@
 	X(create_destroy_1000, 120)                                           \
 	X(ping_pong_park, 60)                                                 \
 	X(burst_after_idle, 60)                                               \
+	X(burst_lazy_spawn, 120)                                              \
 	X(spawn_fail_kth, 60)                                                 \
 	X(spawn_fail_all, 30)                                                 \
 	X(spawn_fail_intermittent, 120)                                       \
