@@ -34,6 +34,16 @@
  * thief that takes T0 and leaves T2 in the lifo must notify for it
  * (pool.c: "every thief that leaves work behind notifies again").
  *
+ * Scenario -DBURST (run with -DMAXT=3): the producer submits T0, T1 and
+ * T2 one by one from outside (three pushes, three notifies), and each of
+ * them, when it runs, waits until all three have started (a 3-way
+ * barrier, stress `burst`): three workers, spawned lazily meanwhile, must
+ * run at once.  One `notified` bit stands for every push since it was
+ * last taken, so the worker that consumed it may find another task than
+ * the one that set it; the first task a woken worker finds counts as
+ * leaving work behind when any queue still holds work (worker_main's
+ * probe of queues_empty), and the role is handed on.
+ *
  * Not covered: weak memory (spin is sequentially consistent; the
  * store-buffering form of the lost wake-up is only *emulated*, by BUGGY 1
  * below; the real memory orders are GenMC's and TSan's job), contention
@@ -49,6 +59,9 @@
  *   2  the event takes its token down to EMPTY even after a sleep (zap's
  *      acquire_with pitfall, reference-design P4): a second sleeper stays
  *      parked while a later notify sees EMPTY and issues no futex wake.
+ *   3  (with -DBURST) no probe after a wake-up: a woken worker that finds
+ *      one task gives the waking role back without a wake-up although
+ *      other tasks are queued (issue 5's bug 8, found by stress `burst`).
  */
 #ifndef BUGGY
 #define BUGGY 0
@@ -142,7 +155,15 @@ inline find_work(me) {
 	od
 }
 
-#ifndef FORK2
+#ifdef BURST
+byte started;         /* tasks that have begun (the barrier) */
+
+inline run_task(me, t) {
+	started = started | t;
+	(started == (T0 | T1 | T2));            /* the 3-way barrier */
+	d_step { assert((done & t) == 0); done = done | t }
+}
+#elif !defined(FORK2)
 inline run_task(me, t) {
 	if
 	:: t == T1 ->
@@ -174,7 +195,7 @@ inline run_task(me, t) {
 #endif
 
 proctype worker(byte me) {
-	CREW_LOCALS; WORKER_LOCALS; STEAL_LOCALS; bit first;
+	CREW_LOCALS; WORKER_LOCALS; STEAL_LOCALS; bit first; bit woke; bit qe;
 
 	do
 	:: worker_wait(me, waking, wr);
@@ -182,6 +203,7 @@ proctype worker(byte me) {
 	   :: wr == 2 -> break
 	   :: else -> waking = wr
 	   fi;
+	   woke = 1;
 	   retries = 0;
 	   do
 	   :: find_work(me);
@@ -193,6 +215,23 @@ proctype worker(byte me) {
 		fi
 	      :: else ->
 		retries = 0;
+#if !defined(BURST) || BUGGY != 3
+		/* the first task after a wake-up: anything still queued
+		 * counts as left behind (queues_empty, one queue a step) */
+		if
+		:: woke && !pushed ->
+			qe = (gq == 0);
+			v = 0;
+			do
+			:: qe && v < nthreads ->
+				d_step { qe = (ring[v] == 0 && lifo[v] == 0); v++ }
+			:: else -> v = 0; break
+			od;
+			pushed = !qe; qe = 0
+		:: else -> skip
+		fi;
+#endif
+		woke = 0;
 		/* hand the waking role on before running the task */
 		if
 		:: waking -> handoff_waking(pushed)
@@ -236,10 +275,16 @@ active proctype producer() {
 	:: else -> skip
 	fi;
 	unlock_spawn();
+#ifdef BURST
+	push_global(T0);
+	push_global(T1);
+	push_global(T2)
+#else
 #ifndef FORK2
 	push_global(T0);
 #endif
 	push_global(T1)
+#endif
 }
 
 /* When nothing can move any more, nothing may be left to do. */
