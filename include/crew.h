@@ -97,27 +97,45 @@ CREW_API int crew_batch_push(crew_batch *b, crew_task *task);
 /* Moves every task of src to the end of dst and empties src. */
 CREW_API int crew_batch_append(crew_batch *dst, crew_batch *src);
 
+/* Internal: crew_batch_push's body, shared by the exported function and
+ * the inline definition below (an inline function with external linkage
+ * may not call a static one, hence a macro). */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define CREW__NULLPTR nullptr
+#elif defined(__cplusplus)
+#define CREW__NULLPTR 0
+#else
+#define CREW__NULLPTR NULL
+#endif
+#define CREW__BATCH_PUSH_BODY(b, task)                                        \
+	do {                                                                  \
+		if ((b) == CREW__NULLPTR || (task) == CREW__NULLPTR ||         \
+		    (task)->fn == CREW__NULLPTR)                               \
+			return CREW_EINVAL;                                    \
+		(task)->next = CREW__NULLPTR;                                  \
+		if ((b)->len == 0)                                             \
+			(b)->head = (task);                                    \
+		else                                                           \
+			(b)->tail->next = (task);                              \
+		(b)->tail = (task);                                            \
+		(b)->len++;                                                    \
+		return 0;                                                      \
+	} while (0)
+
 /*
- * crew_batch_push is also defined here, inline (a call per task is most
- * of the cost of building a large batch); the exported function does the
- * same for callers that take its address or define CREW_NO_INLINE.
+ * With GCC or Clang, when optimising, crew_batch_push is also defined here
+ * for inlining only (gnu_inline: a call that is not inlined, and the
+ * function's address, reach the exported function; redeclaring it stays
+ * valid): a call per task is most of the cost of building a large batch.
+ * CREW_NO_INLINE turns this off.
  */
-static inline int
-crew__batch_push(crew_batch *b, crew_task *task)
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && !defined(CREW_NO_INLINE) && \
+    !defined(CREW__DEFINE_API)
+extern __inline __attribute__((__gnu_inline__, __always_inline__)) int
+crew_batch_push(crew_batch *b, crew_task *task)
 {
-	if (b == NULL || task == NULL || task->fn == NULL)
-		return CREW_EINVAL;
-	task->next = NULL;
-	if (b->len == 0)
-		b->head = task;
-	else
-		b->tail->next = task;
-	b->tail = task;
-	b->len++;
-	return 0;
+	CREW__BATCH_PUSH_BODY(b, task);
 }
-#ifndef CREW_NO_INLINE
-#define crew_batch_push(b, task) crew__batch_push((b), (task))
 #endif
 
 /*

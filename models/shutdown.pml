@@ -43,21 +43,6 @@
  *                     must wait for it too (21 M states: --full only).
  *   -DTWO_SUBMITTERS  T0 and T1 come from two threads, so two
  *                     ensure_workers race (60 M states: --full, bitstate).
- *   -DPIECES          the second submission is a batch of T1 and T2 that
- *                     crew_schedule cuts into pieces (schedule_pieces in
- *                     src/pool.c) when 2 workers are published: increment
- *                     sched_inflight, read the global queue's CLOSED bit
- *                     (refuse both if set), push T1 onto worker 0's and T2
- *                     onto worker 1's overflow queue, decrement, notify;
- *                     with fewer workers the batch goes to the global
- *                     queue as one push.  Workers refill from their own
- *                     overflow queue and steal from others'; drain waits
- *                     for sched_inflight to be 0 after the close and
- *                     checks the overflow queues.  Each step is one step
- *                     of spin's sequentially consistent interleavings,
- *                     which is what the seq_cst pairing of the C code
- *                     provides.  CI runs it with -DNFAIL=0 (6.8 M
- *                     states); --full with spawn failures too (20 M).
  *
  * Not covered: weak memory (spin is sequentially consistent), the backoff
  * time and count of spawn retries, shutdown called twice or from a worker
@@ -76,9 +61,6 @@
  *   2  push_global without ensure_worker: the first spawn, from a notify,
  *      fails, and the pool is left with a queued task and no worker; the
  *      drain waits forever (bun #37738's first-worker hang).
- *   4  (with -DPIECES) drain does not wait for sched_inflight: a schedule
- *      that read CLOSED clear pushes its pieces after the drain found
- *      every queue empty, and two accepted tasks never run.
  *   3  the pre-fix rollback (zap/bun before #37738, reference-design P8):
  *      a failed spawn only gives `spawned` back; SIGNALED and `notified`
  *      stay and no retry is armed.  This one PASSES: with ensure_worker a
@@ -114,13 +96,6 @@ byte exited;          /* worker threads that returned (joinable) */
 byte joined;          /* threads crew_pool_shutdown joined */
 bit  shut_done;       /* crew_pool_shutdown returned */
 byte nfail;           /* pthread_create failures so far */
-#ifdef PIECES
-byte ovf[3];          /* each worker's overflow queue */
-byte inflight;        /* p->sched_inflight */
-#define ALL (T0 | T1 | T2)
-#else
-#define ALL (T0 | T1)
-#endif
 
 #define WORD (s_idle + 4 * s_spawned + 16 * s_notified + 32 * s_state + \
 	128 * s_closing)
@@ -160,22 +135,6 @@ inline find_work(me) {
 		}
 	:: else -> skip
 	fi;
-#ifdef PIECES
-	if
-	:: t == 0 ->
-		atomic {                        /* ring_refill from our ovf */
-			if
-			:: ovf[me] != 0 ->
-				take_any(ovf[me], t);
-				pushed = (ovf[me] != 0);
-				ring[me] = ring[me] | ovf[me];
-				ovf[me] = 0
-			:: else -> skip
-			fi
-		}
-	:: else -> skip
-	fi;
-#endif
 	if
 	:: t == 0 ->
 		atomic {
@@ -195,25 +154,7 @@ inline find_work(me) {
 	:: t == 0 && v < nv ->
 		if
 		:: v != me ->
-#ifdef PIECES
-			atomic {                /* ring_refill from v's ovf */
-				if
-				:: ovf[v] != 0 ->
-					take_any(ovf[v], t);
-					pushed = (ovf[v] != 0);
-					ring[me] = ring[me] | ovf[v];
-					ovf[v] = 0
-				:: else -> skip
-				fi
-			};
-			if
-			:: t == 0 ->
-				steal_from(ring[v], me)
-			:: else -> skip
-			fi;
-#else
 			steal_from(ring[v], me);
-#endif
 			if
 			:: t != 0 -> pushed = (k > 1 || ring[v] != 0); k = 0
 #ifdef CHILD
@@ -341,31 +282,7 @@ inline submit(task) {
 	fi
 }
 
-#ifdef PIECES
-/* crew_schedule of the batch T1, T2 from outside (schedule_pieces) */
-inline submit_pieces() {
-	if
-	:: nthreads >= 2 ->                     /* nworkers, acquire */
-		inflight++;                     /* seq_cst fetch_add */
-		if
-		:: gclosed ->                   /* seq_cst load: CLOSED */
-			d_step { inflight--; refused = refused | T1 | T2 }
-		:: else ->
-			d_step { ovf[0] = ovf[0] | T1; accepted = accepted | T1 };
-			d_step { ovf[1] = ovf[1] | T2; accepted = accepted | T2 };
-			inflight--;             /* release fetch_sub */
-			notify(0)
-		fi
-	:: else -> submit(T1 | T2)              /* one global push */
-	fi
-}
-
-active proctype submitter() {
-	CREW_LOCALS;
-	submit(T0);
-	submit_pieces()
-}
-#elif defined(TWO_SUBMITTERS)
+#ifdef TWO_SUBMITTERS
 active proctype submitter_a() {
 	CREW_LOCALS;
 	submit(T0)
@@ -388,9 +305,6 @@ active proctype shutdowner() {
 	CREW_LOCALS; byte e; byte snap; bit qe; bit ok; byte v;
 
 	gclosed = 1;                            /* crew__queue_close */
-#if defined(PIECES) && BUGGY != 4
-	(inflight == 0);                        /* wait for schedule_pieces */
-#endif
 	s_closing = 1;                          /* fetch_or(CLOSING) */
 	do
 	:: d_step {
@@ -409,12 +323,7 @@ active proctype shutdowner() {
 		v = 0;
 		do
 		:: qe && v < nthreads ->
-#ifdef PIECES
-			d_step { qe = (ring[v] == 0 && lifo[v] == 0 &&
-			    ovf[v] == 0); v++ }
-#else
 			d_step { qe = (ring[v] == 0 && lifo[v] == 0); v++ }
-#endif
 		:: else -> v = 0; break
 		od;
 #endif
@@ -455,7 +364,7 @@ active proctype shutdowner() {
 
 active proctype monitor() {
 	timeout ->
-	assert(shut_done && ((accepted | refused) & ALL) == ALL &&
+	assert(shut_done && ((accepted | refused) & (T0 | T1)) == (T0 | T1) &&
 	    done == accepted && (done & refused) == 0 &&
 	    joined == nthreads && exited == nthreads && s_spawned == 0)
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Small public helpers: batches, configuration, errors, version. */
 #define _GNU_SOURCE
+/* This file defines the exported crew_batch_push: no inline copy here. */
+#define CREW__DEFINE_API
 #include "internal.h"
 
 #include <stdlib.h>
@@ -12,11 +14,11 @@ _Static_assert(sizeof(crew_config) ==
     offsetof(crew_config, pin) + 4 * sizeof(void *),
     "crew_config changed size");
 
-/* The exported crew_batch_push (the parentheses keep crew.h's macro out). */
+/* The exported crew_batch_push (crew.h also has an inline-only copy). */
 CREW_API int
-(crew_batch_push)(crew_batch *b, crew_task *t)
+crew_batch_push(crew_batch *b, crew_task *t)
 {
-	return crew__batch_push(b, t);
+	CREW__BATCH_PUSH_BODY(b, t);
 }
 
 CREW_API int

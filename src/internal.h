@@ -186,8 +186,6 @@ struct crew_pool {
 	alignas(CREW__CACHELINE) _Atomic uint32_t sync;       /* S: packed sync word */
 	alignas(CREW__CACHELINE) struct crew__event idle_event; /* S */
 	_Atomic uint32_t drain_epoch;   /* S: bumped when the pool drains */
-	_Atomic uint32_t sched_inflight;/* S: outside schedules handing out
-					 * pieces (see schedule_pieces) */
 	_Atomic uint32_t nworkers;      /* S: published prefix of workers[] */
 	_Atomic uint64_t spawn_failures;/* S */
 	_Atomic uint32_t spawn_retry;   /* S: a failed spawn awaits a retry */
@@ -236,11 +234,6 @@ unsigned crew__pool_max_threads(struct crew_pool *p);
 #define CREW__BUSY_RETRIES 64u
 /* A worker looks at the global queue first every this many pops (Go). */
 #define CREW__FAIR_TICK 61u
-/* An outside thread's batch of at least 2 x CREW__PIECE_MIN tasks goes to
- * the workers in pieces of at least CREW__PIECE_MIN, at most
- * CREW__PIECES_MAX pieces (see schedule_pieces in pool.c). */
-#define CREW__PIECE_MIN CREW_RING_CAP
-#define CREW__PIECES_MAX 64u
 int crew__debug_dump(crew_pool *p, char *buf, size_t size);
 void crew__worker_init(struct crew__worker *w, struct crew_pool *pool,
     unsigned index);

@@ -814,16 +814,12 @@ schedule(struct crew_pool *p, crew_task *head, crew_task *tail, size_t len)
  * A batch is well formed when its chain has exactly `len` tasks, ends at
  * `tail` with a NULL link, and every task has a function.  Checked in full
  * (one pass over tasks the workers are about to touch anyway) because a bad
- * link or a NULL fn found later would crash a worker.  The same pass cuts
- * the chain (without changing it) into k pieces of nearly equal length:
- * heads[i]..tails[i].
+ * link or a NULL fn found later would crash a worker.
  */
 static bool
-batch_check(const crew_batch *b, uint32_t k, crew_task **heads,
-    crew_task **tails)
+batch_ok(const crew_batch *b)
 {
-	crew_task *t = b->head, *prev = NULL;
-	size_t n = 0, end;
+	const crew_task *t = b->head, *prev = NULL;
 
 	if (b->len == 0)
 		return b->head == NULL && b->tail == NULL;
@@ -834,85 +830,22 @@ batch_check(const crew_batch *b, uint32_t k, crew_task **heads,
 	 * (its link is NULL), so if it came early the walk would stop short
 	 * of `len`; and the task at `len` must be it.
 	 */
-	for (uint32_t piece = 0; piece < k; piece++) {
-		end = piece + 1 == k ? b->len : b->len / k * (piece + 1);
-		heads[piece] = t;
-		for (; n < end; n++) {
-			if (t == NULL || t->fn == NULL)
-				return false;
-			prev = t;
-			t = t->next;
-		}
-		tails[piece] = prev;
+	for (size_t n = 0; n < b->len; n++) {
+		if (t == NULL || t->fn == NULL)
+			return false;
+		prev = t;
+		t = t->next;
 	}
 	return t == NULL && prev == b->tail;
-}
-
-/*
- * An outside thread's large batch: piece i goes onto worker i's overflow
- * queue (which any thread may push to, and which thieves take from first),
- * so the workers start on their own pieces at once instead of walking one
- * chain one at a time under the global queue's try-lock, and nobody walks
- * it but batch_check.  Overflow queues are never closed, so a shutdown
- * must not begin draining while pieces are being pushed: the increment of
- * sched_inflight and the load of the global queue's CLOSED bit here, and
- * the close and the load of sched_inflight in drain(), are all seq_cst, so
- * either we see CLOSED (and push nothing) or drain waits for us.
- */
-static int
-schedule_pieces(struct crew_pool *p, crew_task **heads, crew_task **tails,
-    uint32_t k, size_t len)
-{
-	/* seq_cst: see above (pairs with drain's close and load) */
-	atomic_fetch_add_explicit(&p->sched_inflight, 1, memory_order_seq_cst);
-	CREW__CHAOS();
-	/* seq_cst: see above */
-	if (atomic_load_explicit(&p->global.word, memory_order_seq_cst) &
-	    CREW__Q_CLOSED) {
-		/* relaxed: we pushed nothing to publish */
-		atomic_fetch_sub_explicit(&p->sched_inflight, 1,
-		    memory_order_relaxed);
-		return CREW_ESHUTDOWN;
-	}
-	for (uint32_t i = 0; i < k; i++) {
-		(void)crew__queue_push(&p->workers[i]->ovf, heads[i], tails[i]);
-		CREW__CHAOS();
-	}
-	/* relaxed: statistic */
-	atomic_fetch_add_explicit(&p->global_pushes, len, memory_order_relaxed);
-	/* release: drain's acquire load of the count sees the pieces */
-	atomic_fetch_sub_explicit(&p->sched_inflight, 1, memory_order_release);
-	notify(p, false);
-	return 0;
 }
 
 CREW_API int
 crew_schedule(crew_pool *p, crew_batch b)
 {
-	crew_task *heads[CREW__PIECES_MAX], *tails[CREW__PIECES_MAX];
-	struct crew__worker *w = crew__tls_worker;
-	crew_pool *q = p;
-	uint32_t k = 1, n;
-
-	/* A large batch from outside the pool is cut into pieces, one per
-	 * published worker (at least 2), during the check below. */
-	if (b.len >= 2 * CREW__PIECE_MIN && (q != NULL || (q = crew_global())) &&
-	    (w == NULL || w->pool != q)) {
-		/* acquire: pairs with spawn_locked's release; workers[0..n)
-		 * are readable */
-		n = atomic_load_explicit(&q->nworkers, memory_order_acquire);
-		k = (uint32_t)(b.len / CREW__PIECE_MIN);
-		k = k < n ? k : n;
-		k = k < CREW__PIECES_MAX ? k : CREW__PIECES_MAX;
-		if (k < 2)
-			k = 1;
-	}
-	if (!batch_check(&b, k, heads, tails))
+	if (!batch_ok(&b))
 		return CREW_EINVAL;
 	if (b.len == 0)
 		return 0;
-	if (k > 1)
-		return schedule_pieces(q, heads, tails, k, b.len);
 	if (p == NULL && (p = crew_global()) == NULL)
 		return CREW_EAGAIN;
 	return schedule(p, b.head, b.tail, b.len);
@@ -983,7 +916,6 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	atomic_init(&p->sync, 0);
 	atomic_init(&p->idle_event.state, CREW__EV_EMPTY);
 	atomic_init(&p->drain_epoch, 0);
-	atomic_init(&p->sched_inflight, 0);
 	atomic_init(&p->nworkers, 0);
 	atomic_init(&p->spawn_failures, 0);
 	atomic_init(&p->spawn_retry, 0);
@@ -1009,14 +941,7 @@ drain(struct crew_pool *p)
 {
 	uint32_t s, e;
 
-	crew__queue_close(&p->global); /* seq_cst */
-	/* An outside schedule that did not see the close may still be
-	 * pushing pieces onto overflow queues (schedule_pieces): wait for
-	 * it.  seq_cst: pairs with its seq_cst increment and load (and the
-	 * last decrement's release makes its pieces visible below). */
-	while (atomic_load_explicit(&p->sched_inflight,
-	    memory_order_seq_cst) != 0)
-		sched_yield();
+	crew__queue_close(&p->global);
 	/* acq_rel: from here every worker's idle transition sees CLOSING */
 	atomic_fetch_or_explicit(&p->sync, CREW__SYNC_CLOSING,
 	    memory_order_acq_rel);

@@ -61,13 +61,10 @@ crew__queue_push(struct crew__queue *q, crew_task *head, crew_task *tail)
 static inline bool
 crew__queue_close(struct crew__queue *q)
 {
-	/* seq_cst: orders the close against pushes on both sides (pushes
-	 * after it in modification order fail), and, for the global queue,
-	 * against an outside schedule handing out pieces: with the seq_cst
-	 * load of sched_inflight after it in drain(), pairs with the seq_cst
-	 * increment and load in schedule_pieces() (pool.c) */
+	/* acq_rel: orders the close against pushes on both sides; pushes
+	 * after it in modification order fail */
 	return !(atomic_fetch_or_explicit(&q->word, CREW__Q_CLOSED,
-	    memory_order_seq_cst) & CREW__Q_CLOSED);
+	    memory_order_acq_rel) & CREW__Q_CLOSED);
 }
 
 /* Whether the queue may hold tasks (racy hint; relaxed). */

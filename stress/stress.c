@@ -6,8 +6,8 @@
  *
  * MODE:
  *   bulk       TASKS tasks from 4 outside producers (half one by one, half
- *              in random-sized batches, a quarter of those large enough to
- *              be cut into per-worker pieces), a random fraction of them
+ *              in random-sized batches, a quarter of those larger than a
+ *              ring), a random fraction of them
  *              scheduling a child from inside the pool; every task checks a
  *              plain payload and a per-task counter (exactly once)
  *   forkjoin   fib and a binary tree with a wait group per node, from
@@ -189,8 +189,8 @@ producer(void *arg)
 				return NULL;
 			continue;
 		}
-		/* Mostly small batches; one in four of 512-4095 tasks, which
-		 * crew_schedule cuts into per-worker pieces. */
+		/* Mostly small batches; one in four of 512-4095 tasks (more
+		 * than a ring holds). */
 		if (want == 0)
 			want = rnd(&pr->seed) % 4 ? 1 + rnd(&pr->seed) % 600 :
 			    512 + rnd(&pr->seed) % 3584;

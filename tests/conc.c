@@ -115,9 +115,9 @@ eo_producer(void *arg)
 			if ((pr->rc = crew_submit(r->pool, &e->task)) != 0)
 				return NULL;
 		} else {                    /* odd producers: batches */
-			/* Producer 1: 64 a batch; producer 3: 1,000, which
-			 * crew_schedule cuts into pieces for the workers'
-			 * overflow queues once 2 workers exist. */
+			/* Producer 1: 64 a batch; producer 3: 1,000 (more
+			 * than a ring holds: a worker's refill from the
+			 * global queue stops at the ring's 256 slots). */
 			size_t bl = pr->index == 1 ? 64 : 1000;
 
 			crew_batch_push(&b, &e->task);
@@ -398,21 +398,21 @@ t_shutdown_races_submit(void)
 }
 
 /*
- * Large batches from outside are cut into one piece per worker (pool.c,
- * schedule_pieces).  Sizes around the cut thresholds and up to 10^5, on
- * pools whose workers all exist (2, 4 and more than CREW__PIECES_MAX = 64):
- * every task runs exactly once.
+ * Large batches from outside: sizes around the ring's capacity (256) and
+ * its multiples, up to 10^5, on pools whose workers all exist (2, 4, 70):
+ * every task runs exactly once, and a malformed large batch is refused
+ * whole.
  */
-struct piece_task {
+struct hit_task {
 	crew_task task;
 	atomic_uint *hit;
 	atomic_size_t *done;
 };
 
 static void
-piece_fn(crew_task *t)
+hit_fn(crew_task *t)
 {
-	struct piece_task *x = crew_container_of(t, struct piece_task, task);
+	struct hit_task *x = crew_container_of(t, struct hit_task, task);
 
 	atomic_fetch_add(x->hit, 1);
 	atomic_fetch_add(x->done, 1);
@@ -421,7 +421,7 @@ piece_fn(crew_task *t)
 static void
 sleepy_fn(crew_task *t)
 {
-	struct piece_task *x = crew_container_of(t, struct piece_task, task);
+	struct hit_task *x = crew_container_of(t, struct hit_task, task);
 
 	nap_us(2000);
 	atomic_fetch_add(x->done, 1);
@@ -431,7 +431,7 @@ sleepy_fn(crew_task *t)
 static int
 spawn_all(crew_pool *p, unsigned threads)
 {
-	struct piece_task *w = calloc(2 * threads, sizeof(*w));
+	struct hit_task *w = calloc(2 * threads, sizeof(*w));
 	atomic_size_t done;
 	crew_stats st;
 
@@ -439,7 +439,7 @@ spawn_all(crew_pool *p, unsigned threads)
 	for (int tries = 0; tries < 200; tries++) {
 		atomic_store(&done, 0);
 		for (unsigned i = 0; i < 2 * threads; i++) {
-			w[i] = (struct piece_task){ { sleepy_fn, NULL }, NULL, &done };
+			w[i] = (struct hit_task){ { sleepy_fn, NULL }, NULL, &done };
 			T_CHECK(crew_submit(p, &w[i].task) == 0, "warm submit");
 		}
 		T_CHECK(wait_count(&done, 2 * threads, 30), "warm-up stalled");
@@ -455,13 +455,13 @@ spawn_all(crew_pool *p, unsigned threads)
 }
 
 static int
-batch_pieces(unsigned threads)
+batch_large(unsigned threads)
 {
 	static const size_t sizes[] = { 1, 255, 511, 512, 513, 1023, 1024,
 		1025, 4097, 16384 + 77, 100000 };
 	crew_pool *p = t_pool(threads);
 	size_t max = 100000;
-	struct piece_task *x = calloc(max, sizeof(*x));
+	struct hit_task *x = calloc(max, sizeof(*x));
 	atomic_uint *hit = calloc(max, sizeof(*hit));
 	atomic_size_t done;
 
@@ -477,7 +477,7 @@ batch_pieces(unsigned threads)
 		atomic_store(&done, 0);
 		for (size_t i = 0; i < n; i++) {
 			atomic_store(&hit[i], 0);
-			x[i] = (struct piece_task){ { piece_fn, NULL }, &hit[i], &done };
+			x[i] = (struct hit_task){ { hit_fn, NULL }, &hit[i], &done };
 			T_CHECK(crew_batch_push(&b, &x[i].task) == 0, "push");
 		}
 		T_CHECK(crew_schedule(p, b) == 0, "schedule %zu", n);
@@ -488,15 +488,14 @@ batch_pieces(unsigned threads)
 			    "batch of %zu: task %zu ran %u times", n, i,
 			    atomic_load(&hit[i]));
 	}
-	/* A malformed large batch is still refused whole: a NULL fn near the
-	 * end, past every cut. */
+	/* A malformed large batch is refused whole: a NULL fn near the end. */
 	{
 		crew_batch b = CREW_BATCH_INIT;
 		size_t n = 2000;
 
 		atomic_store(&done, 0);
 		for (size_t i = 0; i < n; i++) {
-			x[i] = (struct piece_task){ { piece_fn, NULL }, &hit[i], &done };
+			x[i] = (struct hit_task){ { hit_fn, NULL }, &hit[i], &done };
 			crew_batch_push(&b, &x[i].task);
 		}
 		x[n - 3].task.fn = NULL;
@@ -510,19 +509,106 @@ batch_pieces(unsigned threads)
 	return 0;
 }
 
-int t_batch_pieces_w2(void) { return batch_pieces(2); }
-int t_batch_pieces_w4(void) { return batch_pieces(4); }
-int t_batch_pieces_w70(void) { return batch_pieces(70); }
+int t_batch_large_w2(void) { return batch_large(2); }
+int t_batch_large_w4(void) { return batch_large(4); }
+int t_batch_large_w70(void) { return batch_large(70); }
+
+/*
+ * A large outside batch must not starve while one worker is blocked (on a
+ * primitive of its own, until the batch has run) and the other keeps
+ * feeding itself: the feeding worker's fairness check must reach the
+ * batch.  (A version that handed large batches to the workers' own
+ * overflow queues in pieces left the blocked worker's piece unreachable:
+ * the feeder never searches other workers, and its fairness check covers
+ * only the global queue and its own overflow queue.  Found in review.)
+ */
+static atomic_int bb_done, bb_stop, bb_on_blocker, bb_on_feeder, bb_timeout;
+static crew_pool *bb_pool;
+enum { BB_N = 2048 };
+
+static void
+bb_fn(crew_task *t)
+{
+	(void)t;
+	atomic_fetch_add(&bb_done, 1);
+}
+
+static void
+bb_blocker(crew_task *t)
+{
+	struct timespec t0, t1;
+
+	(void)t;
+	atomic_store(&bb_on_blocker, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (atomic_load(&bb_done) < BB_N) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (t1.tv_sec - t0.tv_sec > 10) {
+			atomic_store(&bb_timeout, 1 + atomic_load(&bb_done));
+			break;
+		}
+		nap_us(200);
+	}
+	atomic_store(&bb_stop, 1);
+}
+
+static void
+bb_feeder(crew_task *t)
+{
+	atomic_store(&bb_on_feeder, 1);
+	if (!atomic_load(&bb_stop))
+		crew_submit(bb_pool, t); /* onto its own LIFO stack */
+}
+
+int
+t_batch_beside_blocked_and_feeder(void)
+{
+	static crew_task blocker = CREW_TASK_INIT(bb_blocker);
+	static crew_task feeder = CREW_TASK_INIT(bb_feeder);
+	static crew_task tasks[BB_N];
+	size_t reps = t_scaled(20) < 3 ? 3 : t_scaled(20);
+
+	for (size_t rep = 0; rep < reps; rep++) {
+		crew_batch b = CREW_BATCH_INIT;
+
+		bb_pool = t_pool(2);
+		T_CHECK(bb_pool, "create");
+		atomic_store(&bb_done, 0);
+		atomic_store(&bb_stop, 0);
+		atomic_store(&bb_on_blocker, 0);
+		atomic_store(&bb_on_feeder, 0);
+		atomic_store(&bb_timeout, 0);
+		T_CHECK(crew_submit(bb_pool, &blocker) == 0, "submit blocker");
+		while (!atomic_load(&bb_on_blocker))
+			nap_us(100);
+		T_CHECK(crew_submit(bb_pool, &feeder) == 0, "submit feeder");
+		while (!atomic_load(&bb_on_feeder))
+			nap_us(100);
+		for (int i = 0; i < BB_N; i++) {
+			tasks[i] = (crew_task)CREW_TASK_INIT(bb_fn);
+			crew_batch_push(&b, &tasks[i]);
+		}
+		T_CHECK(crew_schedule(bb_pool, b) == 0, "schedule");
+		/* The blocker gives up after 10 s, so this ends. */
+		while (!atomic_load(&bb_stop))
+			nap_us(200);
+		T_CHECK(!atomic_load(&bb_timeout), "rep %zu: the batch starved "
+		    "(%d of %d ran in 10 s)", rep, atomic_load(&bb_timeout) - 1,
+		    BB_N);
+		T_CHECK(crew_pool_destroy(bb_pool) == 0, "destroy");
+		T_CHECK(atomic_load(&bb_done) == BB_N, "ran %d", atomic_load(&bb_done));
+	}
+	return 0;
+}
 
 /*
  * Submitters of large batches race a shutdown: each batch is accepted and
  * runs whole, or is refused whole (CREW_ESHUTDOWN, and so is every later
- * one), whatever the interleaving with drain's close (the seq_cst pairing
- * of schedule_pieces and drain).
+ * one), whatever the interleaving with drain's close.
  */
 struct race_batch {
 	crew_pool *pool;
-	struct piece_task *tasks;
+	struct hit_task *tasks;
 	atomic_uint *hit;
 	size_t n, per;
 	atomic_size_t *done;
@@ -576,11 +662,11 @@ t_shutdown_races_batches(void)
 		if (spawn_all(p, 4) != 0)
 			return 1;
 		for (int k = 0; k < 3; k++) {
-			s[k] = (struct race_batch){ p, calloc(n, sizeof(struct piece_task)),
+			s[k] = (struct race_batch){ p, calloc(n, sizeof(struct hit_task)),
 			    calloc(n, sizeof(atomic_uint)), n, per, &done, 0, { 0 }, 0, 0 };
 			T_CHECK(s[k].tasks && s[k].hit, "oom");
 			for (size_t i = 0; i < n; i++)
-				s[k].tasks[i] = (struct piece_task){ { piece_fn, NULL },
+				s[k].tasks[i] = (struct hit_task){ { hit_fn, NULL },
 				    &s[k].hit[i], &done };
 			pthread_create(&th[k], NULL, race_batcher, &s[k]);
 		}

@@ -13,9 +13,10 @@
 	X(shutdown_races_submit, 120)                                         \
 	X(shutdown_concurrent, 60)                                            \
 	X(shutdown_races_batches, 120)                                        \
-	X(batch_pieces_w2, 60)                                                \
-	X(batch_pieces_w4, 60)                                                \
-	X(batch_pieces_w70, 60)                                               \
+	X(batch_large_w2, 60)                                                 \
+	X(batch_large_w4, 60)                                                 \
+	X(batch_large_w70, 60)                                                \
+	X(batch_beside_blocked_and_feeder, 60)                                \
 	X(create_destroy_1000, 120)                                           \
 	X(ping_pong_park, 60)                                                 \
 	X(burst_after_idle, 60)                                               \

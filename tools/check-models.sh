@@ -194,15 +194,12 @@ ovfq|BUGGY=2|fail|-DBUGGY=2||
 ovfq|BUGGY=3|fail|-DBUGGY=3||
 shutdown|BUGGY=1|fail|-DBUGGY=1||
 shutdown|BUGGY=2|fail|-DBUGGY=2||
-shutdown|FIXED,PIECES,NFAIL=0|pass|-DPIECES -DNFAIL=0||
-shutdown|BUGGY=4,PIECES,NFAIL=0|fail|-DPIECES -DNFAIL=0 -DBUGGY=4||
 EOF
 if [ $FULL = 1 ]; then
 	cat >>"$WORK/jobs" <<'EOF'
 park|FIXED,MAXT=3|pass|-DMAXT=3||
 ovfq|FIXED,BUSY_RETRIES=1|pass|-DBUSY_RETRIES=1||
 shutdown|FIXED,CHILD|pass|-DCHILD||
-shutdown|FIXED,PIECES|pass|-DPIECES|-DCOLLAPSE|
 shutdown|BUGGY=3(benign)|pass|-DBUGGY=3||
 shutdown|FIXED,TWO_SUBMITTERS(bitstate)|pass|-DTWO_SUBMITTERS|-DBITSTATE|-w31
 EOF
