@@ -162,7 +162,10 @@ struct crew__worker {
 	unsigned lifo_runs;         /* O: consecutive tasks taken from lifo */
 	unsigned helping;           /* O: nesting of crew_wg_wait helping */
 	unsigned fair_left;         /* O: searches until the fairness check */
-	unsigned fair_flip;         /* O: which queue that check tries first */
+	unsigned fair_rot;          /* O: which source that check tries first */
+	unsigned fair_victim;       /* O: the victim it watches (victims[]) */
+	bool fair_armed;            /* O: fair_seen holds that victim's count */
+	uint64_t fair_seen;         /* O: its tasks_run when last looked at */
 	/* Steal order over the nvictims_of first workers: the worker's
 	 * topology victim order (topo.c) with later workers left out,
 	 * rebuilt when more workers have been published.  The array

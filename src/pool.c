@@ -393,26 +393,94 @@ queue_take_one(struct crew__queue *q, bool *more)
 	return t;
 }
 
+static __attribute__((noinline)) void
+victims_rebuild(struct crew_pool *p, struct crew__worker *w, uint32_t n);
+
 /*
- * Every CREW__FAIR_TICK pops: one task from the global queue or from our
- * own overflow queue, each tried first on alternate ticks.  A worker whose
- * tasks keep feeding its stack and ring never finds either of them empty,
- * and would otherwise starve outside submissions and its own spilled tasks
- * for as long as it keeps busy (zio #718; found by `stress overflow`).
+ * Fairness check, other workers: w watches its victims one at a time.  A
+ * victim that has not finished a task since w last looked (blocked, or in
+ * one long task) gives up one task, oldest first (overflow queue, ring,
+ * LIFO stack); one that has moves w on to the next victim.  So a worker
+ * that keeps itself busy takes nothing from workers that make progress
+ * (their queues stay theirs, and so does the locality of fork-join work),
+ * but reaches the queued tasks of a stuck one within two looks.  *more
+ * tells whether that victim still holds work.
+ */
+static crew_task *
+victim_take_one(struct crew_pool *p, struct crew__worker *w, bool *more)
+{
+	/* acquire: pairs with the release in spawn_locked; makes the
+	 * published workers[] entries readable */
+	uint32_t n = atomic_load_explicit(&p->nworkers, memory_order_acquire);
+	struct crew__worker *v;
+	struct crew__lifo *l;
+	crew_task *t, *last;
+	uint64_t runs;
+
+	if (CREW__UNLIKELY(w->nvictims_of != n))
+		victims_rebuild(p, w, n);
+	if (w->nvictims == 0)
+		return NULL;
+	v = p->workers[w->victims[w->fair_victim % w->nvictims]];
+	/* relaxed: a progress hint (the owner's statistic) */
+	runs = atomic_load_explicit(&v->stats.tasks_run, memory_order_relaxed);
+	if (!w->fair_armed || runs != w->fair_seen) {
+		if (w->fair_armed)      /* it moved on: watch the next one */
+			w->fair_victim++;
+		w->fair_armed = !w->fair_armed;
+		w->fair_seen = runs;
+		return NULL;
+	}
+	w->fair_armed = false;
+	w->fair_victim++;
+	if ((t = queue_take_one(&v->ovf, more)) == NULL &&
+	    (t = crew__ring_steal_one(v)) == NULL) {
+		l = &v->lifo;
+		if (crew__lifo_size(l) == 0 || !crew__lifo_trylock(l))
+			return NULL;
+		if (crew__lifo_size(l) > 0)
+			t = crew__lifo_take_oldest(l, 1, &last);
+		crew__lifo_unlock(l);
+		if (t == NULL)
+			return NULL;
+	}
+	CREW__STAT_ADD(w, tasks_stolen, 1);
+	*more = crew__queue_maybe_nonempty(&v->ovf) || crew__ring_size(v) > 0 ||
+	    crew__lifo_size(&v->lifo) > 0;
+	return t;
+}
+
+/*
+ * Every CREW__FAIR_TICK searches: one task from the global queue, from our
+ * own overflow queue, or from another worker (victim_take_one), each tried
+ * first on every third check, the others after it.  A worker whose tasks
+ * keep feeding its stack and ring never finds them empty and never steals,
+ * and would otherwise starve, for as long as it keeps busy: outside
+ * submissions and its own spilled tasks (zio #718; found by `stress
+ * overflow`), and the queued tasks of a worker that is stuck in a task
+ * (blocked on a primitive of its own, waiting for one of them: a hang;
+ * test conc/blocked_child_beside_feeder).
  */
 static crew_task *
 fair_take(struct crew_pool *p, struct crew__worker *w, bool *more)
 {
-	struct crew__queue *a = &p->global, *b = &w->ovf;
-	crew_task *t;
+	crew_task *t = NULL;
+	unsigned r = w->fair_rot = (w->fair_rot + 1) % 3;
 
-	if ((w->fair_flip ^= 1) != 0) {
-		a = &w->ovf;
-		b = &p->global;
+	for (unsigned i = 0; i < 3 && t == NULL; i++) {
+		switch ((r + i) % 3) {
+		case 0:
+			t = queue_take_one(&p->global, more);
+			break;
+		case 1:
+			t = queue_take_one(&w->ovf, more);
+			break;
+		default:
+			t = victim_take_one(p, w, more);
+			break;
+		}
 	}
-	if ((t = queue_take_one(a, more)) != NULL)
-		return t;
-	return queue_take_one(b, more);
+	return t;
 }
 
 /*
@@ -463,10 +531,10 @@ victims_rebuild(struct crew_pool *p, struct crew__worker *w, uint32_t n)
 }
 
 /*
- * Where a worker looks for work, in order: the global queue or its own
- * overflow queue once every CREW__FAIR_TICK searches (so neither outside
- * submissions nor spilled tasks starve behind a worker that feeds itself,
- * see fair_take), its LIFO slot (unless it ran
+ * Where a worker looks for work, in order: once every CREW__FAIR_TICK
+ * searches one task from the global queue, its own overflow queue or
+ * another worker (so that nothing starves behind a worker that feeds
+ * itself, see fair_take), its LIFO slot (unless it ran
  * CREW__LIFO_MAX_RUNS slot tasks in a row), its ring, its overflow queue,
  * the global queue, then every other worker in its victim order (nearest
  * in the topology first, see topo.c): overflow queue, ring, slot.

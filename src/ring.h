@@ -211,6 +211,38 @@ crew__ring_steal(struct crew__worker *w, struct crew__worker *victim,
 }
 
 /*
+ * Thief, for the fairness check (pool.c, fair_take): takes the oldest task
+ * of victim's ring, or NULL (empty, lost a race, or a torn snapshot: the
+ * next check tries again).  Unlike crew__ring_steal it moves nothing into
+ * our ring, which need not be empty.
+ */
+static inline crew_task *
+crew__ring_steal_one(struct crew__worker *victim)
+{
+	uint32_t sh, st;
+	crew_task *x;
+
+	/* acquire, head first: a tail read after it is never older */
+	sh = atomic_load_explicit(&victim->head, memory_order_acquire);
+	/* acquire: pairs with the owner's release tail store; makes the slot
+	 * and its task visible */
+	st = atomic_load_explicit(&victim->tail, memory_order_acquire);
+	if (st == sh || st - sh > CREW_RING_CAP)
+		return NULL;
+	/* relaxed: validated by the CAS (the owner reuses the slot only
+	 * after head has moved past it) */
+	x = atomic_load_explicit(&victim->slot[sh & CREW__RING_MASK],
+	    memory_order_relaxed);
+	CREW__CHAOS();
+	/* acq_rel: release orders our read of the slot before the claim;
+	 * acquire orders our use of the task after it */
+	if (!atomic_compare_exchange_strong_explicit(&victim->head, &sh, sh + 1,
+	    memory_order_acq_rel, memory_order_relaxed))
+		return NULL;
+	return x;
+}
+
+/*
  * Owner of w (w's ring empty): moves up to CAP tasks from q into the ring
  * and returns one more to run now, or NULL if q was empty or busy.
  * *got is the number of tasks taken from q.

@@ -602,6 +602,86 @@ t_batch_beside_blocked_and_feeder(void)
 }
 
 /*
+ * A worker submits a child (onto its own LIFO stack) and then blocks, on a
+ * primitive of its own, until the child has run, while the only other
+ * worker keeps feeding itself: the feeder never runs out of work and so
+ * never steals, and only its fairness check can reach the child (every
+ * third check tries another worker first; without that the child starved
+ * for as long as the feeder ran).
+ */
+static atomic_int bc_child, bc_stop, bc_blocker_on, bc_feeder_on, bc_late;
+static crew_pool *bc_pool;
+
+static void
+bc_child_fn(crew_task *t)
+{
+	(void)t;
+	atomic_store(&bc_child, 1);
+}
+
+static void
+bc_blocker(crew_task *t)
+{
+	static crew_task child = CREW_TASK_INIT(bc_child_fn);
+	struct timespec t0, t1;
+
+	(void)t;
+	atomic_store(&bc_blocker_on, 1);
+	while (!atomic_load(&bc_feeder_on))
+		sched_yield();
+	child = (crew_task)CREW_TASK_INIT(bc_child_fn);
+	if (crew_submit(bc_pool, &child) != 0)
+		atomic_store(&bc_late, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!atomic_load(&bc_child)) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (t1.tv_sec - t0.tv_sec > 5) {
+			atomic_store(&bc_late, 1);
+			break;
+		}
+		nap_us(100);
+	}
+	atomic_store(&bc_stop, 1);
+}
+
+static void
+bc_feeder(crew_task *t)
+{
+	atomic_store(&bc_feeder_on, 1);
+	if (!atomic_load(&bc_stop))
+		crew_submit(bc_pool, t); /* onto its own LIFO stack */
+}
+
+int
+t_blocked_child_beside_feeder(void)
+{
+	static crew_task blocker = CREW_TASK_INIT(bc_blocker);
+	static crew_task feeder = CREW_TASK_INIT(bc_feeder);
+	size_t reps = t_scaled(50) < 5 ? 5 : t_scaled(50);
+
+	for (size_t rep = 0; rep < reps; rep++) {
+		bc_pool = t_pool(2);
+		T_CHECK(bc_pool, "create");
+		atomic_store(&bc_child, 0);
+		atomic_store(&bc_stop, 0);
+		atomic_store(&bc_blocker_on, 0);
+		atomic_store(&bc_feeder_on, 0);
+		atomic_store(&bc_late, 0);
+		T_CHECK(crew_submit(bc_pool, &blocker) == 0, "submit blocker");
+		while (!atomic_load(&bc_blocker_on))
+			nap_us(100);
+		T_CHECK(crew_submit(bc_pool, &feeder) == 0, "submit feeder");
+		/* The blocker gives up after 5 s, so this ends. */
+		while (!atomic_load(&bc_stop))
+			nap_us(200);
+		T_CHECK(!atomic_load(&bc_late), "rep %zu: the blocked worker's "
+		    "child did not run within 5 s beside a feeding worker", rep);
+		T_CHECK(crew_pool_destroy(bc_pool) == 0, "destroy");
+	}
+	return 0;
+}
+
+/*
  * Submitters of large batches race a shutdown: each batch is accepted and
  * runs whole, or is refused whole (CREW_ESHUTDOWN, and so is every later
  * one), whatever the interleaving with drain's close.

@@ -17,6 +17,7 @@
 	X(batch_large_w4, 60)                                                 \
 	X(batch_large_w70, 60)                                                \
 	X(batch_beside_blocked_and_feeder, 60)                                \
+	X(blocked_child_beside_feeder, 60)                                    \
 	X(create_destroy_1000, 120)                                           \
 	X(ping_pong_park, 60)                                                 \
 	X(burst_after_idle, 60)                                               \
