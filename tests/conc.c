@@ -1178,12 +1178,15 @@ t_spawn_fail_intermittent(void)
 static pthread_t sig_threads[8];
 static atomic_bool sig_ready[8];
 static atomic_size_t sig_caught;
+static atomic_size_t sig_caught_by[8];	/* per worker */
+static _Thread_local int sig_index = -1;
 
 static void
 sig_on_start(void *ctx, unsigned i)
 {
 	(void)ctx;
 	if (i < 8) {
+		sig_index = (int)i;
 		sig_threads[i] = pthread_self();
 		atomic_store(&sig_ready[i], true); /* publishes the handle */
 	}
@@ -1193,6 +1196,8 @@ static void
 on_usr1(int sig)
 {
 	(void)sig;
+	if (sig_index >= 0)
+		atomic_fetch_add(&sig_caught_by[sig_index], 1);
 	atomic_fetch_add(&sig_caught, 1);
 }
 
@@ -1205,13 +1210,16 @@ t_signals_while_parked(void)
 	atomic_size_t ran = 0;
 	struct chain_task c[64];
 	size_t rounds = t_scaled(300) < 30 ? 30 : t_scaled(300), sent = 0;
+	size_t sent_to[8] = { 0 };
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_usr1; /* no SA_RESTART: futex waits see EINTR */
 	sigemptyset(&sa.sa_mask);
 	T_CHECK(sigaction(SIGUSR1, &sa, NULL) == 0, "sigaction");
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < 8; i++) {
 		atomic_store(&sig_ready[i], false);
+		atomic_store(&sig_caught_by[i], 0);
+	}
 	atomic_store(&sig_caught, 0);
 	crew_config_init(&cfg);
 	cfg.max_threads = 4;
@@ -1225,7 +1233,17 @@ t_signals_while_parked(void)
 		for (unsigned i = 0; i < 8; i++) {
 			if (!atomic_load(&sig_ready[i]))
 				continue;
+			/* A signal sent while the last one is still pending
+			 * would merge with it (standard signals are not
+			 * queued): wait until that one was handled. */
+			for (int w = 0; atomic_load(&sig_caught_by[i]) !=
+			    sent_to[i]; w++) {
+				T_CHECK(w < 20000, "round %zu: a signal to worker "
+				    "%u was not handled within 2 s", r, i);
+				nap_us(100);
+			}
 			pthread_kill(sig_threads[i], SIGUSR1);
+			sent_to[i]++;
 			sent++;
 		}
 		for (int i = 0; i < 64; i++) {
