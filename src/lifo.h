@@ -71,6 +71,28 @@ crew__lifo_take_oldest(struct crew__lifo *l, uint32_t k, crew_task **last)
 	return first;
 }
 
+/*
+ * Thief: takes the oldest tasks of the stack under the try-lock, half of
+ * them rounded up (half) or one; NULL if it is empty or busy.  Returns the
+ * first, linked oldest first; *last is the newest taken, *got the count.
+ */
+static inline crew_task *
+crew__lifo_steal(struct crew__lifo *l, bool half, crew_task **last,
+    uint32_t *got)
+{
+	crew_task *first = NULL;
+	uint32_t n;
+
+	if (crew__lifo_size(l) == 0 || !crew__lifo_trylock(l))
+		return NULL;
+	if ((n = crew__lifo_size(l)) > 0) {
+		*got = half ? n - n / 2 : 1;
+		first = crew__lifo_take_oldest(l, *got, last);
+	}
+	crew__lifo_unlock(l);
+	return first;
+}
+
 /* Owner fast path: pops the newest task, or NULL (empty or busy). */
 static inline crew_task *
 crew__lifo_pop(struct crew__lifo *l)

@@ -413,9 +413,9 @@ victim_take_one(struct crew_pool *p, struct crew__worker *w, bool *more)
 	 * published workers[] entries readable */
 	uint32_t n = atomic_load_explicit(&p->nworkers, memory_order_acquire);
 	struct crew__worker *v;
-	struct crew__lifo *l;
 	crew_task *t, *last;
 	uint64_t runs;
+	uint32_t got;
 
 	if (CREW__UNLIKELY(w->nvictims_of != n))
 		victims_rebuild(p, w, n);
@@ -434,16 +434,9 @@ victim_take_one(struct crew_pool *p, struct crew__worker *w, bool *more)
 	w->fair_armed = false;
 	w->fair_victim++;
 	if ((t = queue_take_one(&v->ovf, more)) == NULL &&
-	    (t = crew__ring_steal_one(v)) == NULL) {
-		l = &v->lifo;
-		if (crew__lifo_size(l) == 0 || !crew__lifo_trylock(l))
-			return NULL;
-		if (crew__lifo_size(l) > 0)
-			t = crew__lifo_take_oldest(l, 1, &last);
-		crew__lifo_unlock(l);
-		if (t == NULL)
-			return NULL;
-	}
+	    (t = crew__ring_steal_one(v)) == NULL &&
+	    (t = crew__lifo_steal(&v->lifo, false, &last, &got)) == NULL)
+		return NULL;
 	CREW__STAT_ADD(w, tasks_stolen, 1);
 	*more = crew__queue_maybe_nonempty(&v->ovf) || crew__ring_size(v) > 0 ||
 	    crew__lifo_size(&v->lifo) > 0;
@@ -490,29 +483,18 @@ fair_take(struct crew_pool *p, struct crew__worker *w, bool *more)
 static crew_task *
 lifo_steal(struct crew__worker *w, struct crew__worker *v, uint32_t *got)
 {
-	struct crew__lifo *l = &v->lifo;
 	crew_task *first, *last, *t, *prev = NULL;
 	size_t len;
-	uint32_t n, k;
 
-	if (crew__lifo_size(l) == 0 || !crew__lifo_trylock(l))
+	if ((first = crew__lifo_steal(&v->lifo, true, &last, got)) == NULL)
 		return NULL;
-	n = crew__lifo_size(l);
-	if (n == 0) {
-		crew__lifo_unlock(l);
-		return NULL;
-	}
-	k = n - n / 2;
-	first = crew__lifo_take_oldest(l, k, &last);
-	crew__lifo_unlock(l);
-	*got = k;
-	if (k == 1)
+	if (*got == 1)
 		return first;
 	/* Run the newest stolen one; the older ones go to our ring. */
 	for (t = first; t != last; t = t->next)
 		prev = t;
 	prev->next = NULL;
-	len = k - 1;
+	len = *got - 1;
 	if (crew__ring_push(w, &first, &prev, &len))
 		(void)crew__queue_push(&w->ovf, first, prev);
 	return last;
@@ -551,15 +533,15 @@ find_work_slow(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 		w->fair_left = CREW__FAIR_TICK;
 		if ((t = fair_take(p, w, pushed)) != NULL)
 			goto other;
+		/* The fast path (find_work) did not look: do it now. */
 		if ((w->helping || w->lifo_runs < CREW__LIFO_MAX_RUNS) &&
 		    (t = crew__lifo_pop(&w->lifo)) != NULL) {
 			w->lifo_runs++;
 			return t;
 		}
-		if ((t = crew__ring_pop(w)) != NULL)
-			goto other;
 	}
-	if ((t = crew__lifo_pop(&w->lifo)) != NULL) /* skipped: ring empty */
+	if ((t = crew__ring_pop(w)) != NULL ||
+	    (t = crew__lifo_pop(&w->lifo)) != NULL)
 		goto other;
 	if ((t = crew__ring_refill(w, &w->ovf, &got)) != NULL)
 		goto refilled;
