@@ -69,16 +69,6 @@ bench_now_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-/* CPU time of the whole process (all threads), ns. */
-static inline double
-bench_proc_cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
 /*
  * CPU time of every thread of the process but the calling one, in ns, from
  * each thread's own CPU clock (the kernel's per-thread clock id for a tid,
