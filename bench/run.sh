@@ -26,7 +26,7 @@
 #                       programs are not built are skipped)
 #   THREADS=2           threads per pool (default: the CPUs we may use)
 #   CONTENDED_PCT=20    foreign load (% of one core) that marks a sample
-#   NTASKS, WAKE_SAMPLES, IDLE_MS, QUEUE_N   passed through to the programs
+#   NTASKS, WAKE_SAMPLES, WAKE_WARMUP, IDLE_MS, QUEUE_N   passed through
 #
 #   RETRY=2             re-run a contended sample up to RETRY more times
 #                       (0 with QUICK=1); only the last attempt is kept

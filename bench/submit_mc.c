@@ -210,10 +210,10 @@ main(int argc, char **argv)
 		break;
 	}
 	case BENCH_WAKE: {
-		double *lat = bench_alloc_samples(c.wake_samples);
+		double *lat = bench_alloc_samples(c.wake_total);
 		struct wake_task w;
 
-		for (int i = 0; i < c.wake_samples; i++) {
+		for (int i = 0; i < c.wake_total; i++) {
 			bench_sleep_ms(c.wake_idle_ms);
 			w.task.fn = wake_fn;
 			t0 = bench_now_ns();
@@ -221,7 +221,7 @@ main(int argc, char **argv)
 			bench_wait_done();
 			lat[i] = w.start_ns - t0;
 		}
-		bench_emit_wake(&c, lat, c.wake_samples);
+		bench_emit_wake(&c, lat + c.wake_warmup, c.wake_samples);
 		free(lat);
 		break;
 	}

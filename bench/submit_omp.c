@@ -109,11 +109,11 @@ main(int argc, char **argv)
 		break;
 	}
 	case BENCH_WAKE: {
-		double *lat = bench_alloc_samples(c.wake_samples);
+		double *lat = bench_alloc_samples(c.wake_total);
 		double *start = bench_alloc_samples(c.threads);
 		int nt = 1;
 
-		for (int i = 0; i < c.wake_samples; i++) {
+		for (int i = 0; i < c.wake_total; i++) {
 			bench_sleep_ms(c.wake_idle_ms);
 			t0 = bench_now_ns();
 #pragma omp parallel
@@ -132,7 +132,7 @@ main(int argc, char **argv)
 					t1 = start[k];
 			lat[i] = t1 - t0;
 		}
-		bench_emit_wake(&c, lat, c.wake_samples);
+		bench_emit_wake(&c, lat + c.wake_warmup, c.wake_samples);
 		free(start);
 		free(lat);
 		break;

@@ -84,10 +84,10 @@ main(int argc, char **argv)
 		break;
 	}
 	case BENCH_WAKE: {
-		double *lat = bench_alloc_samples(c.wake_samples);
+		double *lat = bench_alloc_samples(c.wake_total);
 		double start = 0;
 
-		for (int i = 0; i < c.wake_samples; i++) {
+		for (int i = 0; i < c.wake_total; i++) {
 			bench_sleep_ms(c.wake_idle_ms);
 			double t0 = bench_now_ns();
 			tg.run([&start] {
@@ -100,7 +100,7 @@ main(int argc, char **argv)
 			tg.wait();
 			lat[i] = start - t0;
 		}
-		bench_emit_wake(&c, lat, c.wake_samples);
+		bench_emit_wake(&c, lat + c.wake_warmup, c.wake_samples);
 		free(lat);
 		break;
 	}

@@ -15,8 +15,10 @@
 #   4. scaling at NCPU/2 and NCPU/4 threads (the same four workloads)
 #   5. fib oversubscribed: 4 and 8 x NCPU threads against NCPU
 #   6. stress (bulk, burst, handoff, overflow, chaos bulk) on NCPU workers
+#   diag (only when named): crew's counters and user/sys time for fib at
+#      NCPU and 8 x NCPU workers, and per level of fib_oversub
 # STEPS picks and orders them (machine, sweep:THREADS, others, oversub,
-# stress; default: machine sweep:NCPU others sweep:NCPU/2 sweep:NCPU/4
+# diag, stress; default: machine sweep:NCPU others sweep:NCPU/2 sweep:NCPU/4
 # oversub stress).  ROUNDS (default 3) rounds each; RETRY=0 (a shared host's load would only
 # multiply the run time; contended samples are marked, as always).
 set -u
@@ -75,6 +77,14 @@ others() {
 oversub() {
 	BENCH=fib_oversub RUNTIMES=crew,omp,tbb THREADS=$N sh bench/run.sh
 }
+diag() {	# scheduler counters behind the oversubscription figures
+	for t in $N $((N * 8)); do
+		echo "--- par_crew fib $t (counters summed over its runs)"
+		BENCH_STATS=1 bash -c "time $D/bin/par_crew fib $t" 2>&1
+	done
+	echo "--- par_crew fib_oversub $N"
+	BENCH_STATS=1 "$D/bin/par_crew" fib_oversub "$N" 2>&1
+}
 stress() {
 	s=$D/bin/stress
 	c=$D/bin/stress_chaos
@@ -99,6 +109,7 @@ stress() {
 			step "scaling ${st#sweep:}" sweep "${st#sweep:}" ;;
 		others) step "submit/wake/idle/queue $N" others ;;
 		oversub) step oversubscription oversub ;;
+		diag) step "scheduler counters" diag ;;
 		stress) step stress stress ;;
 		*) echo "=== $st: unknown step" ;;
 		esac
