@@ -228,6 +228,8 @@ pool_up(unsigned n)
 	run_root(1);
 }
 
+static int timed_count; /* runs of the last timed_runs(), for the stats */
+
 /* Times the workload until par_more says stop; returns the median ms. */
 static double
 timed_runs(void)
@@ -245,6 +247,7 @@ timed_runs(void)
 		v[k] = r.ms;
 		spent += r.ms;
 	}
+	timed_count = k;
 	return par_median(v, k);
 }
 
@@ -262,14 +265,16 @@ print_stats(void)
 	pin_failed += st.pin_failures;
 	if (!getenv("BENCH_STATS"))
 		return;
-	fprintf(stderr, "stats: spawned %llu run %llu stolen %llu "
-	    "steal_attempts %llu parks %llu local %llu pin_mode %u pinned %llu "
-	    "pin_failures %llu\n",
+	fprintf(stderr, "stats: timed runs %d (counters include warm-up) "
+	    "spawned %llu run %llu stolen %llu steal_attempts %llu parks %llu "
+	    "wakeups %llu local %llu pin_mode %u pinned %llu "
+	    "pin_failures %llu\n", timed_count,
 	    (unsigned long long)st.threads_spawned,
 	    (unsigned long long)st.tasks_run,
 	    (unsigned long long)st.tasks_stolen,
 	    (unsigned long long)st.steal_attempts,
 	    (unsigned long long)st.parks,
+	    (unsigned long long)st.wakeups,
 	    (unsigned long long)st.local_pushes, st.pin_mode,
 	    (unsigned long long)st.pinned_workers,
 	    (unsigned long long)st.pin_failures);
