@@ -62,6 +62,15 @@
  *   3  (with -DBURST) no probe after a wake-up: a woken worker that finds
  *      one task gives the waking role back without a wake-up although
  *      other tasks are queued (issue 5's bug 8, found by stress `burst`).
+ *   4  the work map without work_list: a worker's bit, once cleared by a
+ *      search in vain, stays clear when the worker later finds T1 and T1
+ *      pushes T2, so the other worker skips the lifo that holds T2.
+ *
+ * The work map (pool.c, work_list / work_unlist): wmap[w] is worker w's
+ * bit, written by w only.  find_work clears it before the victim sweep
+ * when w's own queues are empty (one step: only w adds to them), the
+ * sweep skips victims whose bit is clear, and w sets it before each push
+ * onto its lifo and when find_work returns a task.
  */
 #ifndef BUGGY
 #define BUGGY 0
@@ -77,6 +86,7 @@
 #include "tasks.inc"
 
 byte gq;              /* p->global (its try-lock is ovfq.pml's subject) */
+bit wmap[3] = 1;      /* p->work_map: every bit set at pool creation */
 
 /* spawn_locked: start worker number nthreads (never fails here) */
 inline spawn_start(rc) {
@@ -90,6 +100,9 @@ inline spawn_start(rc) {
 
 /* crew_submit from a worker: crew__lifo_push, notify if it was empty */
 inline lifo_push(me, task) {
+#if BUGGY != 4
+	wmap[me] = 1;                           /* push_local: work_list */
+#endif
 	atomic { first = (lifo[me] == 0); lifo[me] = lifo[me] | task };
 	if
 	:: first -> first = 0; notify(0)
@@ -132,12 +145,24 @@ inline find_work(me) {
 		}
 	:: else -> skip
 	fi;
-	/* every other worker: ring, then lifo (C: ovf, ring, lifo) */
+	/* work_unlist: our queues are empty, clear our bit (only we add) */
+	if
+	:: t == 0 ->
+		d_step {
+			if
+			:: ring[me] == 0 && lifo[me] == 0 -> wmap[me] = 0
+			:: else -> skip
+			fi
+		}
+	:: else -> skip
+	fi;
+	/* every other worker whose bit is set: ring, then lifo (C: ovf,
+	 * ring, lifo) */
 	v = 0; nv = nthreads;                   /* nworkers, read once */
 	do
 	:: t == 0 && v < nv ->
 		if
-		:: v != me ->
+		:: v != me && wmap[v] ->
 			steal_from(ring[v], me);
 			if
 			:: t != 0 -> pushed = (k > 1 || ring[v] != 0); k = 0
@@ -152,7 +177,14 @@ inline find_work(me) {
 		fi;
 		v++
 	:: else -> v = 0; nv = 0; break
-	od
+	od;
+#if BUGGY != 4
+	/* work_list before returning a task (leftovers may be in our ring) */
+	if
+	:: t != 0 -> wmap[me] = 1
+	:: else -> skip
+	fi
+#endif
 }
 
 #ifdef BURST

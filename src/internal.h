@@ -173,6 +173,7 @@ struct crew__worker {
 	uint16_t *victims;          /* I: the array; O: its contents */
 	unsigned nvictims;          /* O: entries in use */
 	unsigned nvictims_of;       /* O: the nworkers they were built for */
+	bool listed;                /* O: our bit in pool->work_map is set */
 	bool mem_bound;             /* I: block bound to the worker's node */
 	size_t block_size;          /* I: bytes of the block (struct + array) */
 	pthread_t thread;           /* L: valid once started */
@@ -201,6 +202,11 @@ struct crew_pool {
 	/* Per worker index, CREW__PIN_*: kept outside the workers because a
 	 * worker runs tasks before it is published in nworkers. */
 	_Atomic uint8_t *pin_state;     /* I: array, S: entries */
+	/* One bit per worker index: clear only while that worker's ring, LIFO
+	 * stack and overflow queue are empty (see find_work_slow), so thieves
+	 * skip it without touching its lines.  Written by each worker for its
+	 * own bit, on the transitions between searching and busy. */
+	_Atomic uint64_t *work_map;     /* I: array after the struct, S: words */
 	unsigned max_threads;           /* I */
 	size_t stack_size;              /* I */
 	char name_prefix[16];           /* I */

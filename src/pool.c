@@ -83,6 +83,7 @@ crew__worker_init(struct crew__worker *w, struct crew_pool *pool,
 	w->pool = pool;
 	w->index = index;
 	w->fair_left = CREW__FAIR_TICK;
+	w->listed = true; /* work_map starts with every bit set */
 }
 
 /* Bytes of a worker's block: the struct, then its victim array. */
@@ -521,6 +522,77 @@ victims_rebuild(struct crew_pool *p, struct crew__worker *w, uint32_t n)
  * the global queue, then every other worker in its victim order (nearest
  * in the topology first, see topo.c): overflow queue, ring, slot.
  */
+/*
+ * The work map.  Worker i's bit is clear only while its ring, LIFO stack
+ * and overflow queue are empty, so a thief may skip a worker whose bit it
+ * reads clear.  Only worker i writes bit i, and only the owner adds to
+ * its own queues (tasks it pushes, tasks it steals or refills into its
+ * ring): so once the owner has found its queues empty and cleared the bit,
+ * they stay empty until it sets the bit again, which it does before every
+ * push (push_local: a task that waited in crew_wg_wait, helping in vain,
+ * pushes again) and before returning any task it found (find_work_slow),
+ * so before it notifies about leftovers it keeps in its ring.
+ *
+ * Why a thief that reads a stale clear bit loses nothing: the owner's
+ * set comes before, in program order, the notify that announces its
+ * leftovers (or the pushes of the task it runs), and every notify is a
+ * release RMW on the sync word.  A searcher that took that notification
+ * (acquire CAS in worker_wait) therefore reads the bit as set; one that
+ * did not take it parks through the sync word, whose single modification
+ * order makes it either see `notified` or be counted idle and woken.  The
+ * bit RMWs themselves publish nothing, hence relaxed.
+ *
+ * The words are written on the transitions between searching and busy
+ * only (listed mirrors our bit), not per push.
+ */
+_Static_assert(sizeof(struct crew_pool) % CREW__CACHELINE == 0,
+    "the work map that follows the pool struct starts on a line");
+
+static size_t
+work_map_size(unsigned max_threads)
+{
+	size_t words = (max_threads + 63u) / 64u;
+
+	return (words * sizeof(uint64_t) + CREW__CACHELINE - 1) /
+	    CREW__CACHELINE * CREW__CACHELINE;
+}
+
+static inline bool
+work_listed(struct crew_pool *p, unsigned i)
+{
+	/* relaxed: see the comment above */
+	return (atomic_load_explicit(&p->work_map[i / 64u],
+	    memory_order_relaxed) >> (i % 64u)) & 1u;
+}
+
+/* Owner, before it returns a task it found: set our bit if clear. */
+static inline void
+work_list(struct crew_pool *p, struct crew__worker *w)
+{
+	if (CREW__UNLIKELY(!w->listed)) {
+		w->listed = true;
+		/* relaxed: ordered before our next notify by its release */
+		atomic_fetch_or_explicit(&p->work_map[w->index / 64u],
+		    (uint64_t)1 << (w->index % 64u), memory_order_relaxed);
+	}
+}
+
+/* Owner, about to search other workers: clear our bit if our queues are
+ * empty (a maybe-nonempty overflow queue, e.g. one a thief holds, keeps
+ * it). */
+static inline void
+work_unlist(struct crew_pool *p, struct crew__worker *w)
+{
+	if (w->listed && crew__ring_size(w) == 0 &&
+	    crew__lifo_size(&w->lifo) == 0 &&
+	    !crew__queue_maybe_nonempty(&w->ovf)) {
+		w->listed = false;
+		/* relaxed: our queues stay empty until we set it again */
+		atomic_fetch_and_explicit(&p->work_map[w->index / 64u],
+		    ~((uint64_t)1 << (w->index % 64u)), memory_order_relaxed);
+	}
+}
+
 static __attribute__((noinline)) crew_task *
 find_work_slow(struct crew_pool *p, struct crew__worker *w, bool *pushed,
     bool *busy)
@@ -560,7 +632,10 @@ find_work_slow(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 	n = atomic_load_explicit(&p->nworkers, memory_order_acquire);
 	if (CREW__UNLIKELY(w->nvictims_of != n))
 		victims_rebuild(p, w, n);
+	work_unlist(p, w);
 	for (uint32_t i = 0; i < w->nvictims; i++) {
+		if (!work_listed(p, w->victims[i]))
+			continue;
 		v = p->workers[w->victims[i]];
 		CREW__STAT_ADD(w, steal_attempts, 1);
 		/* The victim drains its overflow queue last: take it first. */
@@ -592,6 +667,7 @@ refilled:
 	*pushed = got > 1;
 other:
 	w->lifo_runs = 0;
+	work_list(p, w);
 	return t;
 }
 
@@ -814,6 +890,9 @@ push_local(struct crew__worker *w, crew_task *head, crew_task *tail,
     size_t len)
 {
 	CREW__STAT_ADD(w, local_pushes, len);
+	/* Our bit may be clear if we searched in vain inside a helping wait
+	 * and are back in the task that waited. */
+	work_list(w->pool, w);
 	if (len == 1) {
 		switch (crew__lifo_push(&w->lifo, head, &head, &tail)) {
 		case CREW__LIFO_MORE:
@@ -948,10 +1027,15 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	max = cfg->max_threads ? cfg->max_threads : crew__default_threads();
 	if (max > CREW_MAX_THREADS)
 		max = CREW_MAX_THREADS;
-	p = aligned_alloc(CREW__CACHELINE, sizeof(*p));
+	/* The work map follows the struct in its block (sizeof is a
+	 * multiple of the line: the struct has line-aligned members). */
+	p = aligned_alloc(CREW__CACHELINE, sizeof(*p) + work_map_size(max));
 	if (p == NULL)
 		return CREW_ENOMEM;
 	memset(p, 0, sizeof(*p));
+	p->work_map = (_Atomic uint64_t *)(void *)(p + 1);
+	for (size_t i = 0; i < work_map_size(max) / sizeof(uint64_t); i++)
+		atomic_init(&p->work_map[i], ~(uint64_t)0);
 	p->workers = calloc(max, sizeof(*p->workers));
 	p->pin_state = calloc(max, sizeof(*p->pin_state));
 	if (p->workers == NULL || p->pin_state == NULL ||

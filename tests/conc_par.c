@@ -742,6 +742,96 @@ t_blocked_owner(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* A task waits on a wait group while its child runs elsewhere, so its  */
+/* worker helps in vain (searching leaves its queues marked empty in    */
+/* the pool's work map); back in the task it schedules another child    */
+/* and blocks without helping: the other worker must still see and take */
+/* that child.  (A work map updated only by searches skipped the        */
+/* worker: the child waited for the blocker's 5 s timeout.)             */
+
+struct ah_job {
+	crew_task task;
+	crew_pool *pool;
+	crew_task first, second;
+	atomic_int first_on, second_ran;
+	crew_wg first_done;
+	atomic_int ok;
+	crew_wg *done;
+};
+
+static void
+ah_first_fn(crew_task *t)
+{
+	struct ah_job *j = crew_container_of(t, struct ah_job, first);
+	struct timespec ts = { 0, 20 * 1000000 };
+
+	atomic_store(&j->first_on, 1);
+	nanosleep(&ts, NULL); /* long enough for the waiter to help in vain */
+	crew_wg_done(&j->first_done);
+}
+
+static void
+ah_second_fn(crew_task *t)
+{
+	struct ah_job *j = crew_container_of(t, struct ah_job, second);
+
+	atomic_store(&j->second_ran, 1);
+}
+
+static void
+ah_job_fn(crew_task *t)
+{
+	struct ah_job *j = crew_container_of(t, struct ah_job, task);
+	struct timespec ts = { 0, 100000 };
+	int ok = 1, i;
+
+	crew_wg_add(&j->first_done, 1);
+	j->first = (crew_task)CREW_TASK_INIT(ah_first_fn);
+	if (crew_submit(j->pool, &j->first) != 0)
+		ok = 0;
+	/* Only the other worker can start it while we spin here. */
+	for (i = 0; ok && i < 50000 && !atomic_load(&j->first_on); i++)
+		nanosleep(&ts, NULL);
+	ok = ok && atomic_load(&j->first_on);
+	crew_wg_wait(&j->first_done);
+	j->second = (crew_task)CREW_TASK_INIT(ah_second_fn);
+	if (crew_submit(j->pool, &j->second) != 0)
+		ok = 0;
+	/* Block like user code on a foreign primitive would: no helping. */
+	for (i = 0; ok && i < 50000 && !atomic_load(&j->second_ran); i++)
+		nanosleep(&ts, NULL);
+	atomic_store(&j->ok, ok && atomic_load(&j->second_ran));
+	crew_wg_done(j->done);
+}
+
+int
+t_blocked_after_helping(void)
+{
+	static struct ah_job job;
+	crew_pool *p = t_pool(2);
+	size_t reps = t_scaled(20) < 5 ? 5 : t_scaled(20);
+
+	T_CHECK(p, "create");
+	for (size_t rep = 0; rep < reps; rep++) {
+		crew_wg done = CREW_WG_INIT;
+
+		memset(&job, 0, sizeof(job));
+		job.task = (crew_task)CREW_TASK_INIT(ah_job_fn);
+		job.pool = p;
+		job.first_done = (crew_wg)CREW_WG_INIT;
+		job.done = &done;
+		crew_wg_add(&done, 1);
+		T_CHECK(crew_submit(p, &job.task) == 0, "submit");
+		crew_wg_wait(&done);
+		T_CHECK(atomic_load(&job.ok), "rep %zu: the second child was "
+		    "not run by the other worker while its submitter blocked "
+		    "(first child started: %d)", rep, atomic_load(&job.first_on));
+	}
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* A worker that keeps feeding its own stack and ring still runs the   */
 /* tasks it spilled into its overflow queue (zio #718 class).          */
 

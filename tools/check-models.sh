@@ -189,6 +189,7 @@ park|FIXED,BURST,MAXT=3|pass|-DBURST -DMAXT=3||
 park|BUGGY=1|fail|-DBUGGY=1||
 park|BUGGY=2|fail|-DBUGGY=2||
 park|BUGGY=3,BURST,MAXT=3|fail|-DBURST -DMAXT=3 -DBUGGY=3||
+park|BUGGY=4|fail|-DBUGGY=4||
 ovfq|BUGGY=1|fail|-DBUGGY=1||
 ovfq|BUGGY=2|fail|-DBUGGY=2||
 ovfq|BUGGY=3|fail|-DBUGGY=3||
