@@ -190,7 +190,10 @@ typedef struct crew_config {
 	size_t stack_size;
 	/* Worker names are "<prefix><index>", cut to 15 bytes. */
 	const char *name_prefix;
-	/* Called on each worker before its first task / after its last. */
+	/* Called on each worker before its first task / after its last.  In
+	 * on_thread_stop the thread is no longer a worker of the pool:
+	 * crew_worker_index() returns -1 and a submit to the pool is refused
+	 * (CREW_ESHUTDOWN), as from any thread after shutdown. */
 	void (*on_thread_start)(void *ctx, unsigned index);
 	void (*on_thread_stop)(void *ctx, unsigned index);
 	void *hook_ctx;

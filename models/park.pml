@@ -70,7 +70,13 @@
  * bit, written by w only.  find_work clears it before the victim sweep
  * when w's own queues are empty (one step: only w adds to them), the
  * sweep skips victims whose bit is clear, and w sets it before each push
- * onto its lifo and when find_work returns a task.
+ * onto its lifo and when find_work returns a task.  Here pushes only come
+ * from a task that find_work returned, so either set alone passes (a
+ * review tried each); BUGGY=4 drops both and fails.  The push_local set is
+ * needed for a task that pushes after a helping wait found nothing, which
+ * the model leaves out (no wait groups): tests/conc_par.c
+ * blocked_after_helping covers it, and without the set on return TSan runs
+ * of conc/burst_after_idle, burst_lazy_spawn and batch_large_w70 fail.
  */
 #ifndef BUGGY
 #define BUGGY 0

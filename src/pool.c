@@ -514,15 +514,6 @@ victims_rebuild(struct crew_pool *p, struct crew__worker *w, uint32_t n)
 }
 
 /*
- * Where a worker looks for work, in order: once every CREW__FAIR_TICK
- * searches one task from the global queue, its own overflow queue or
- * another worker (so that nothing starves behind a worker that feeds
- * itself, see fair_take), its LIFO slot (unless it ran
- * CREW__LIFO_MAX_RUNS slot tasks in a row), its ring, its overflow queue,
- * the global queue, then every other worker in its victim order (nearest
- * in the topology first, see topo.c): overflow queue, ring, slot.
- */
-/*
  * The work map.  Worker i's bit is clear only while its ring, LIFO stack
  * and overflow queue are empty, so a thief may skip a worker whose bit it
  * reads clear.  Only worker i writes bit i, and only the owner adds to
@@ -535,12 +526,16 @@ victims_rebuild(struct crew_pool *p, struct crew__worker *w, uint32_t n)
  *
  * Why a thief that reads a stale clear bit loses nothing: the owner's
  * set comes before, in program order, the notify that announces its
- * leftovers (or the pushes of the task it runs), and every notify is a
- * release RMW on the sync word.  A searcher that took that notification
- * (acquire CAS in worker_wait) therefore reads the bit as set; one that
- * did not take it parks through the sync word, whose single modification
- * order makes it either see `notified` or be counted idle and woken.  The
- * bit RMWs themselves publish nothing, hence relaxed.
+ * leftovers (or its pushes), and every notify is a release RMW on the sync
+ * word, which only ever changes by RMWs.  A searcher that took that
+ * notification (acquire CAS in worker_wait, or a later one in the same
+ * release sequence) therefore reads the bit as set, or as cleared later by
+ * the owner with its queues empty again.  One that did not take it parks
+ * through the sync word, whose single modification order makes it either
+ * see `notified` and search again, or be counted idle before the notify,
+ * which then wakes a thread or leaves the work to the waking thread: the
+ * thread that searches next has taken the notification.  The bit RMWs
+ * themselves publish nothing, hence relaxed.
  *
  * The words are written on the transitions between searching and busy
  * only (listed mirrors our bit), not per push.
@@ -565,7 +560,8 @@ work_listed(struct crew_pool *p, unsigned i)
 	    memory_order_relaxed) >> (i % 64u)) & 1u;
 }
 
-/* Owner, before it returns a task it found: set our bit if clear. */
+/* Owner, before each push onto its queues and before it returns a task it
+ * found: set our bit if clear. */
 static inline void
 work_list(struct crew_pool *p, struct crew__worker *w)
 {
@@ -583,7 +579,7 @@ work_list(struct crew_pool *p, struct crew__worker *w)
 static inline void
 work_unlist(struct crew_pool *p, struct crew__worker *w)
 {
-	if (w->listed && crew__ring_size(w) == 0 &&
+	if (w->listed && w->nvictims > 0 && crew__ring_size(w) == 0 &&
 	    crew__lifo_size(&w->lifo) == 0 &&
 	    !crew__queue_maybe_nonempty(&w->ovf)) {
 		w->listed = false;
@@ -593,6 +589,16 @@ work_unlist(struct crew_pool *p, struct crew__worker *w)
 	}
 }
 
+/*
+ * Where a worker looks for work, in order: once every CREW__FAIR_TICK
+ * searches one task from the global queue, its own overflow queue or
+ * another worker (so that nothing starves behind a worker that feeds
+ * itself, see fair_take), its LIFO slot (unless it ran
+ * CREW__LIFO_MAX_RUNS slot tasks in a row), its ring, its overflow queue,
+ * the global queue, then every other worker in its victim order (nearest
+ * in the topology first, see topo.c) whose work-map bit is set: overflow
+ * queue, ring, slot.
+ */
 static __attribute__((noinline)) crew_task *
 find_work_slow(struct crew_pool *p, struct crew__worker *w, bool *pushed,
     bool *busy)
@@ -771,7 +777,7 @@ pin_self(struct crew_pool *p, struct crew__worker *w)
  * (drain: the quiescent word; a worker: the CAS that consumed `notified`).
  */
 static bool
-queues_empty(struct crew_pool *p)
+queues_empty(struct crew_pool *p, bool listed_only)
 {
 	/* acquire: pairs with spawn_locked's release */
 	uint32_t n = atomic_load_explicit(&p->nworkers, memory_order_acquire);
@@ -780,6 +786,9 @@ queues_empty(struct crew_pool *p)
 		return false;
 	for (uint32_t i = 0; i < n; i++) {
 		struct crew__worker *w = p->workers[i];
+
+		if (listed_only && !work_listed(p, i))
+			continue;
 
 		if (crew__ring_size(w) != 0 || crew__queue_maybe_nonempty(&w->ovf) ||
 		    crew__lifo_size(&w->lifo) != 0)
@@ -844,8 +853,10 @@ worker_main(void *arg)
 			 * acquire consume is visible to these probes; pushes
 			 * after it mark `notified` again on their own.
 			 */
+			/* Right after our acquire consume, the work map is as
+			 * good as the queues (see work_list). */
 			if (woke && !pushed)
-				pushed = !queues_empty(p);
+				pushed = !queues_empty(p, true);
 			woke = false;
 			if (waking)
 				handoff_waking(p, pushed);
@@ -856,9 +867,12 @@ worker_main(void *arg)
 			CREW__STAT_ADD(w, tasks_run, 1);
 		}
 	}
+	/* No longer a worker: a task the stop hook submits goes to the
+	 * global queue, closed by now, and is refused (CREW_ESHUTDOWN)
+	 * instead of landing on a stack nobody will pop. */
+	crew__tls_worker = NULL;
 	if (p->cfg.on_thread_stop)
 		p->cfg.on_thread_stop(p->cfg.hook_ctx, w->index);
-	crew__tls_worker = NULL;
 	/* release: our last accesses happen before the count drops */
 	atomic_fetch_sub_explicit(&p->sync, CREW__SYNC_SPAWNED_ONE,
 	    memory_order_release);
@@ -1085,7 +1099,7 @@ drain(struct crew_pool *p)
 		/* acquire: see what the workers did before going idle */
 		s = atomic_load_explicit(&p->sync, memory_order_acquire);
 		if (crew__sync_quiescent(s)) {
-			if (!queues_empty(p)) {
+			if (!queues_empty(p, false)) {
 				/* A task pushed before the close whose
 				 * submitter has not notified yet: wake a
 				 * worker ourselves. */
@@ -1272,8 +1286,9 @@ crew__debug_dump(crew_pool *p, char *buf, size_t size)
 		    memory_order_relaxed);
 
 		k = snprintf(buf + off, size - off,
-		    "  worker %u: head=%u tail=%u ovf=%#lx lifo=%u run=%lu\n",
-		    i, h, t, (unsigned long)ow, lifo, (unsigned long)run);
+		    "  worker %u: head=%u tail=%u ovf=%#lx lifo=%u run=%lu "
+		    "listed=%d\n", i, h, t, (unsigned long)ow, lifo,
+		    (unsigned long)run, (int)work_listed(p, i));
 	}
 	return (int)off;
 }

@@ -951,6 +951,75 @@ Test(api, thread_hooks_once_per_thread, .timeout = 60)
 	pool_free(p);
 }
 
+/* A task submitted from on_thread_stop is refused, never left queued on
+ * the exiting worker (where it used to be accepted and never run). */
+static void *stop_submit_ctx;
+
+struct stop_submit {
+	crew_pool *pool;
+	crew_task tasks[4];
+	atomic_int rc[4];
+	atomic_uint calls, ran, index_seen;
+};
+
+static void
+stop_submit_task(crew_task *t)
+{
+	(void)t;
+}
+
+static void
+stop_submit_ran(crew_task *t)
+{
+	(void)t;
+	atomic_fetch_add(&((struct stop_submit *)stop_submit_ctx)->ran, 1);
+}
+
+static void
+on_stop_submit(void *ctx, unsigned index)
+{
+	struct stop_submit *ss = ctx;
+	unsigned k = atomic_fetch_add(&ss->calls, 1);
+
+	if (crew_worker_index(ss->pool) != -1)
+		atomic_fetch_add(&ss->index_seen, 1);
+	(void)index;
+	if (k < 4) {
+		ss->tasks[k] = (crew_task)CREW_TASK_INIT(stop_submit_ran);
+		atomic_store(&ss->rc[k], crew_submit(ss->pool, &ss->tasks[k]));
+	}
+}
+
+Test(api, submit_from_stop_hook_refused, .timeout = 30)
+{
+	static struct stop_submit ss;
+	crew_task warm[8];
+	crew_config cfg;
+	unsigned n;
+
+	memset(&ss, 0, sizeof(ss));
+	stop_submit_ctx = &ss;
+	cr_assert_eq(crew_config_init(&cfg), 0);
+	cfg.max_threads = 2;
+	cfg.on_thread_stop = on_stop_submit;
+	cfg.hook_ctx = &ss;
+	ss.pool = pool_new(&cfg);
+	for (int i = 0; i < 8; i++) {
+		warm[i] = (crew_task)CREW_TASK_INIT(stop_submit_task);
+		cr_assert_eq(crew_submit(ss.pool, &warm[i]), 0);
+	}
+	cr_assert_eq(crew_pool_destroy(ss.pool), 0);
+	n = atomic_load(&ss.calls);
+	cr_assert(n >= 1 && n <= 2, "stop hook ran %u times", n);
+	for (unsigned k = 0; k < n; k++)
+		cr_assert_eq(atomic_load(&ss.rc[k]), CREW_ESHUTDOWN,
+		    "submit from the stop hook returned %d",
+		    atomic_load(&ss.rc[k]));
+	cr_assert_eq(atomic_load(&ss.ran), 0);
+	cr_assert_eq(atomic_load(&ss.index_seen), 0,
+	    "crew_worker_index() saw a worker in on_thread_stop");
+}
+
 /* ------------------------------------------------------------------ */
 /* Resubmission and counters.                                          */
 
