@@ -321,7 +321,7 @@ typedef struct crew_stats {
 	uint64_t local_pushes;      /* tasks pushed by workers to their own queues */
 	uint64_t global_pushes;     /* tasks pushed to the global queue */
 	uint64_t overflow_migrations; /* full-ring spills into overflow queues */
-	uint64_t steal_attempts;
+	uint64_t steal_attempts;    /* victims probed (known-empty ones are skipped) */
 	uint64_t tasks_stolen;
 	uint64_t parks;             /* futex sleeps */
 	uint64_t wakeups;           /* futex sleeps ended by a notification */
