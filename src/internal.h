@@ -31,6 +31,14 @@
 
 #define CREW__LIKELY(x) __builtin_expect(!!(x), 1)
 #define CREW__UNLIKELY(x) __builtin_expect(!!(x), 0)
+/*
+ * The functions a wake-up runs through (submit, notify, park, the worker's
+ * search): GCC and Clang put them together in .text.hot, so that after a
+ * long idle their code is two pages, not four scattered ones (a cold iTLB
+ * miss costs a nested page walk in a VM; the 2-core KVM wake p50 went from
+ * 21.2 and 20.5 to 19.8 us in two 600-sample interleaved A/Bs).
+ */
+#define CREW__HOT __attribute__((hot))
 #define CREW__HIDDEN __attribute__((visibility("hidden")))
 
 /* Test-build knobs: ring capacity (power of two) and first ring index. */

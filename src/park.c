@@ -20,7 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-void
+CREW__HOT void
 crew__futex_wait(_Atomic uint32_t *addr, uint32_t expect)
 {
 	/* The kernel compares *addr with expect atomically against wakers;
@@ -30,14 +30,14 @@ crew__futex_wait(_Atomic uint32_t *addr, uint32_t expect)
 	    NULL, 0);
 }
 
-void
+CREW__HOT void
 crew__futex_wake(_Atomic uint32_t *addr, int count)
 {
 	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, count, NULL,
 	    NULL, 0);
 }
 
-void
+CREW__HOT void
 crew__event_wait(struct crew__event *ev)
 {
 	uint32_t take_to = CREW__EV_EMPTY;
@@ -72,7 +72,7 @@ crew__event_wait(struct crew__event *ev)
 	}
 }
 
-void
+CREW__HOT void
 crew__event_notify(struct crew__event *ev)
 {
 	/* release: pairs with the token-taking acquire CAS in event_wait */

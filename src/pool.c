@@ -282,7 +282,7 @@ ensure_worker(struct crew_pool *p)
 	return rc;
 }
 
-static void
+static CREW__HOT void
 notify_slow(struct crew_pool *p, bool is_waking)
 {
 	/* relaxed: starting guess for the CAS */
@@ -313,7 +313,7 @@ notify_slow(struct crew_pool *p, bool is_waking)
  * nothing was notified meanwhile, give the role back without a wake-up
  * (which would only find nothing).
  */
-static void
+static CREW__HOT void
 handoff_waking(struct crew_pool *p, bool pushed)
 {
 	/* relaxed: starting guess for the CAS */
@@ -336,7 +336,7 @@ handoff_waking(struct crew_pool *p, bool pushed)
 /* The worker.                                                         */
 
 /* Returns -1 at shutdown, else whether we now hold the waking role. */
-static int
+static CREW__HOT int
 worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking)
 {
 	bool idle = false;
@@ -599,7 +599,7 @@ work_unlist(struct crew_pool *p, struct crew__worker *w)
  * in the topology first, see topo.c) whose work-map bit is set: overflow
  * queue, ring, slot.
  */
-static __attribute__((noinline)) crew_task *
+static CREW__HOT __attribute__((noinline)) crew_task *
 find_work_slow(struct crew_pool *p, struct crew__worker *w, bool *pushed,
     bool *busy)
 {
@@ -776,7 +776,7 @@ pin_self(struct crew_pool *p, struct crew__worker *w)
  * callers get the visibility they need from an acquire on the sync word
  * (drain: the quiescent word; a worker: the CAS that consumed `notified`).
  */
-static bool
+static CREW__HOT bool
 queues_empty(struct crew_pool *p, bool listed_only)
 {
 	/* acquire: pairs with spawn_locked's release */
@@ -797,7 +797,7 @@ queues_empty(struct crew_pool *p, bool listed_only)
 	return true;
 }
 
-static void *
+static CREW__HOT void *
 worker_main(void *arg)
 {
 	struct crew__worker *w = arg;
@@ -885,7 +885,7 @@ worker_main(void *arg)
 /* The ring part of push_local: a batch, the spilled half of a full LIFO
  * stack, or one task whose stack a thief held; a full ring overflows into
  * the worker's overflow queue. */
-static __attribute__((noinline)) void
+static CREW__HOT __attribute__((noinline)) void
 push_ring(struct crew__worker *w, crew_task *head, crew_task *tail,
     size_t len)
 {
@@ -922,7 +922,7 @@ push_local(struct crew__worker *w, crew_task *head, crew_task *tail,
 	push_ring(w, head, tail, len);
 }
 
-static int
+static CREW__HOT int
 push_global(struct crew_pool *p, crew_task *head, crew_task *tail,
     size_t len)
 {
@@ -941,7 +941,7 @@ push_global(struct crew_pool *p, crew_task *head, crew_task *tail,
 	return 0;
 }
 
-static int
+static CREW__HOT int
 schedule(struct crew_pool *p, crew_task *head, crew_task *tail, size_t len)
 {
 	struct crew__worker *w = crew__tls_worker;
@@ -982,7 +982,7 @@ batch_ok(const crew_batch *b)
 	return t == NULL && prev == b->tail;
 }
 
-CREW_API int
+CREW__HOT CREW_API int
 crew_schedule(crew_pool *p, crew_batch b)
 {
 	if (!batch_ok(&b))
@@ -994,7 +994,7 @@ crew_schedule(crew_pool *p, crew_batch b)
 	return schedule(p, b.head, b.tail, b.len);
 }
 
-CREW_API int
+CREW__HOT CREW_API int
 crew_submit(crew_pool *p, crew_task *t)
 {
 	struct crew__worker *w = crew__tls_worker;
@@ -1010,7 +1010,7 @@ crew_submit(crew_pool *p, crew_task *t)
 	return submit_slow(p, t);
 }
 
-static int
+static CREW__HOT int
 submit_slow(crew_pool *p, crew_task *t)
 {
 	if (p == NULL && (p = crew_global()) == NULL)
