@@ -39,6 +39,11 @@
  * 21.2 and 20.5 to 19.8 us in two 600-sample interleaved A/Bs).
  */
 #define CREW__HOT __attribute__((hot))
+/* Blocks the wake-up path reads (the pool's, each worker's) are
+ * page-aligned and rounded to whole pages: a worker's ring, queues and
+ * counters (3 KB) then take one TLB entry instead of straddling two. */
+#define CREW__PAGE 4096u
+#define CREW__PAGE_ROUND(n) (((n) + CREW__PAGE - 1) / CREW__PAGE * CREW__PAGE)
 #define CREW__HIDDEN __attribute__((visibility("hidden")))
 
 /* Test-build knobs: ring capacity (power of two) and first ring index. */

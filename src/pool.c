@@ -1043,7 +1043,8 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 		max = CREW_MAX_THREADS;
 	/* The work map follows the struct in its block (sizeof is a
 	 * multiple of the line: the struct has line-aligned members). */
-	p = aligned_alloc(CREW__CACHELINE, sizeof(*p) + work_map_size(max));
+	p = aligned_alloc(CREW__PAGE,
+	    CREW__PAGE_ROUND(sizeof(*p) + work_map_size(max)));
 	if (p == NULL)
 		return CREW_ENOMEM;
 	memset(p, 0, sizeof(*p));

@@ -490,7 +490,7 @@ crew__topo_alloc(const struct crew__plan *pl, unsigned worker, size_t size,
 			return p;
 		}
 	}
-	return aligned_alloc(CREW__CACHELINE, size);
+	return aligned_alloc(CREW__PAGE, CREW__PAGE_ROUND(size));
 }
 
 void
