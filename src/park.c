@@ -20,21 +20,48 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/*
+ * futex(addr, op, val) with no timeout: the result is not used (callers
+ * re-read the word).  On x86-64 the syscall instruction is issued here
+ * rather than through libc's syscall(), whose code is one more page to
+ * fault into the iTLB on the first wake-up after a long idle (wake p50 on
+ * the 2-core KVM machine: 20.2 -> 19.4 and 19.2 -> 18.5 us in two
+ * 600-sample interleaved A/Bs).
+ */
+static inline void
+futex3(_Atomic uint32_t *addr, int op, uint32_t val)
+{
+#if defined(__x86_64__)
+	long ret;
+	register long r10 __asm__("r10") = 0; /* timeout: none */
+	register long r8 __asm__("r8") = 0;   /* uaddr2: unused */
+	register long r9 __asm__("r9") = 0;   /* val3: unused */
+
+	/* "memory": the kernel reads *addr; no access moves across */
+	__asm__ volatile("syscall"
+	    : "=a"(ret)
+	    : "0"((long)SYS_futex), "D"(addr), "S"((long)op), "d"((long)val),
+	      "r"(r10), "r"(r8), "r"(r9)
+	    : "rcx", "r11", "memory");
+	(void)ret;
+#else
+	syscall(SYS_futex, (uint32_t *)addr, op, val, NULL, NULL, 0);
+#endif
+}
+
 CREW__HOT void
 crew__futex_wait(_Atomic uint32_t *addr, uint32_t expect)
 {
 	/* The kernel compares *addr with expect atomically against wakers;
 	 * EINTR, EAGAIN and spurious returns are handled by the callers'
 	 * loops, which re-read the word. */
-	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, expect, NULL,
-	    NULL, 0);
+	futex3(addr, FUTEX_WAIT_PRIVATE, expect);
 }
 
 CREW__HOT void
 crew__futex_wake(_Atomic uint32_t *addr, int count)
 {
-	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, count, NULL,
-	    NULL, 0);
+	futex3(addr, FUTEX_WAKE_PRIVATE, (uint32_t)count);
 }
 
 CREW__HOT void
