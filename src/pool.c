@@ -394,8 +394,29 @@ queue_take_one(struct crew__queue *q, bool *more)
 	return t;
 }
 
+/*
+ * The workers published so far changed: recompute w's victim order over
+ * them (the plan's topology order, later workers left out).  Runs once
+ * per spawn per worker, never on a path that finds work locally.
+ */
 static __attribute__((noinline)) void
-victims_rebuild(struct crew_pool *p, struct crew__worker *w, uint32_t n);
+victims_rebuild(struct crew_pool *p, struct crew__worker *w, uint32_t n)
+{
+	w->nvictims = crew__topo_victims(p->plan, w->index, n, w->victims);
+	w->nvictims_of = n;
+}
+
+/* Brings w's victim order up to date with the published workers. */
+static inline void
+victims_refresh(struct crew_pool *p, struct crew__worker *w)
+{
+	/* acquire: pairs with the release in spawn_locked; makes the
+	 * published workers[] entries readable */
+	uint32_t n = atomic_load_explicit(&p->nworkers, memory_order_acquire);
+
+	if (CREW__UNLIKELY(w->nvictims_of != n))
+		victims_rebuild(p, w, n);
+}
 
 /*
  * Fairness check, other workers: w watches its victims one at a time.  A
@@ -410,16 +431,12 @@ victims_rebuild(struct crew_pool *p, struct crew__worker *w, uint32_t n);
 static crew_task *
 victim_take_one(struct crew_pool *p, struct crew__worker *w, bool *more)
 {
-	/* acquire: pairs with the release in spawn_locked; makes the
-	 * published workers[] entries readable */
-	uint32_t n = atomic_load_explicit(&p->nworkers, memory_order_acquire);
 	struct crew__worker *v;
 	crew_task *t, *last;
 	uint64_t runs;
 	uint32_t got;
 
-	if (CREW__UNLIKELY(w->nvictims_of != n))
-		victims_rebuild(p, w, n);
+	victims_refresh(p, w);
 	if (w->nvictims == 0)
 		return NULL;
 	v = p->workers[w->victims[w->fair_victim % w->nvictims]];
@@ -499,18 +516,6 @@ lifo_steal(struct crew__worker *w, struct crew__worker *v, uint32_t *got)
 	if (crew__ring_push(w, &first, &prev, &len))
 		(void)crew__queue_push(&w->ovf, first, prev);
 	return last;
-}
-
-/*
- * The workers published so far changed: recompute w's victim order over
- * them (the plan's topology order, later workers left out).  Runs once
- * per spawn per worker, never on a path that finds work locally.
- */
-static __attribute__((noinline)) void
-victims_rebuild(struct crew_pool *p, struct crew__worker *w, uint32_t n)
-{
-	w->nvictims = crew__topo_victims(p->plan, w->index, n, w->victims);
-	w->nvictims_of = n;
 }
 
 /*
@@ -605,7 +610,7 @@ find_work_slow(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 {
 	struct crew__worker *v;
 	crew_task *t;
-	uint32_t got, n;
+	uint32_t got;
 
 	if (w->fair_left == 0) {
 		w->fair_left = CREW__FAIR_TICK;
@@ -633,11 +638,7 @@ find_work_slow(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 		goto other;
 	}
 	*busy |= crew__queue_maybe_nonempty(&p->global);
-	/* acquire: pairs with the release in spawn_locked; makes the
-	 * published workers[] entries readable */
-	n = atomic_load_explicit(&p->nworkers, memory_order_acquire);
-	if (CREW__UNLIKELY(w->nvictims_of != n))
-		victims_rebuild(p, w, n);
+	victims_refresh(p, w);
 	work_unlist(p, w);
 	for (uint32_t i = 0; i < w->nvictims; i++) {
 		if (!work_listed(p, w->victims[i]))
@@ -785,11 +786,11 @@ queues_empty(struct crew_pool *p, bool listed_only)
 	if (crew__queue_maybe_nonempty(&p->global))
 		return false;
 	for (uint32_t i = 0; i < n; i++) {
-		struct crew__worker *w = p->workers[i];
+		struct crew__worker *w;
 
 		if (listed_only && !work_listed(p, i))
 			continue;
-
+		w = p->workers[i];
 		if (crew__ring_size(w) != 0 || crew__queue_maybe_nonempty(&w->ovf) ||
 		    crew__lifo_size(&w->lifo) != 0)
 			return false;
