@@ -16,19 +16,21 @@
  *   pfor_mem     2^25 floats, out[i] = sqrtf(in[i]) * 2, 10 passes.
  *   pfor_uneven  2^20 items, item i runs i * 1024 / n steps of an LCG.
  *   fib_oversub  fib(30) as above at THREADS, 4 x THREADS and 8 x THREADS
- *                threads, one level after the other in the same process (a
- *                fresh pool / arena per level, warmed up until every thread
- *                exists).  Figures fib_oversub<N> = time(N) / time(THREADS),
- *                N the thread count (fib_oversub8 and fib_oversub16 with
- *                THREADS=2): 1.0 = no loss from running more threads than
- *                cores, lower is better.
+ *                threads in the same process: a pool / arena / team size
+ *                per level, all set up and warmed up (every thread exists)
+ *                first, then rounds that run each level once, interleaved
+ *                (par_oversub_run).  Figures fib_oversub<N> = median over
+ *                the rounds of time(N) / time(THREADS), N the thread count
+ *                (fib_oversub8 and fib_oversub16 with THREADS=2): 1.0 = no
+ *                loss from running more threads than cores, lower is
+ *                better.
  *
  * Each program first runs the serial version of its workload (same code,
  * same compiler flags), then the parallel one, checks the result, and
  * prints the parallel time and the speedup over that serial run.
  * Repetitions are time-bounded (par_more): fib is timed until 1 s of
  * parallel time has been spent, at least 3 and at most 11 times (its
- * serial run alike; fib_oversub: 0.5 s per thread level), the two loops 3
+ * serial run alike; fib_oversub: 0.5 s at its slowest level), the two loops 3
  * times (their serial runs twice), qsort once; the medians are reported.
  * QUICK=1 shrinks every size, divides the time budgets by 10 and times the
  * loops once.
@@ -126,6 +128,12 @@ par_more_serial(const struct par_cfg *c, int k, double spent_ms)
 static inline double
 par_median(double *v, int n)
 {
+	if (getenv("BENCH_TIMES")) { /* every timed run, in run order */
+		fprintf(stderr, "times:");
+		for (int i = 0; i < n; i++)
+			fprintf(stderr, " %.3f", v[i]);
+		fprintf(stderr, "\n");
+	}
 	for (int i = 1; i < n; i++) {
 		double t = v[i];
 		int j = i - 1;
@@ -463,28 +471,62 @@ par_report(const struct par_cfg *c, double serial_ms, double par_ms)
 	par_emit_cpu();
 }
 
-/*
- * fib_oversub: ms[0] is the median at c->threads, ms[1 + i] the median at
- * par_oversub_mult[i] x c->threads threads.
- */
-static inline void
-par_report_oversub(const struct par_cfg *c, const double *ms)
-{
-	char fig[64];
-
-	for (int i = 0; i < PAR_OVERSUB_NLEVELS; i++) {
-		snprintf(fig, sizeof(fig), "fib_oversub%d",
-		    par_oversub_mult[i] * c->threads);
-		par_emit(c, fig, ms[1 + i] / ms[0], "x", "lower");
-	}
-	par_emit_cpu();
-}
-
 /* Thread count of fib_oversub level l (0: THREADS). */
 static inline int
 par_oversub_threads(const struct par_cfg *c, int l)
 {
 	return l == 0 ? c->threads : par_oversub_mult[l - 1] * c->threads;
+}
+
+/*
+ * fib_oversub, with every thread level set up beforehand (run_level(l) is
+ * one timed fib at level l, checked; it returns ms).  Each round runs
+ * every level once, the order rotated from round to round, each run after
+ * a 10 ms idle gap so that the previous level's threads are asleep (crew
+ * parks at once; libgomp and TBB spin for a while first).  Rounds go on
+ * while par_more allows, counting the slowest level's time.  The figure
+ * for a level is the median over the rounds of time(level) / time(THREADS)
+ * in the same round: the host drifts by more than the effect measured
+ * (crew's fib(30) on 2 threads moved between 8.5 and 11 ms within one
+ * process), and a ratio of neighbouring runs cancels what a ratio of two
+ * medians taken one level after the other does not.
+ */
+static inline void
+par_oversub_run(const struct par_cfg *c, double (*run_level)(int l))
+{
+	enum { NL = 1 + PAR_OVERSUB_NLEVELS };
+	static double t[NL][PAR_MAX_REPS];
+	double spent[NL] = { 0 }, ratio[PAR_MAX_REPS], worst = 0;
+	struct timespec gap = { 0, 10000000 };
+	char fig[64];
+	int k, l, j;
+
+	for (k = 0; par_more(c, k, worst); k++) {
+		for (j = 0; j < NL; j++) {
+			l = (j + k) % NL;
+			nanosleep(&gap, NULL);
+			t[l][k] = run_level(l);
+			spent[l] += t[l][k];
+			if (spent[l] > worst)
+				worst = spent[l];
+		}
+	}
+	if (getenv("BENCH_TIMES"))
+		for (l = 0; l < NL; l++) {
+			fprintf(stderr, "times at %d threads:",
+			    par_oversub_threads(c, l));
+			for (j = 0; j < k; j++)
+				fprintf(stderr, " %.3f", t[l][j]);
+			fprintf(stderr, "\n");
+		}
+	for (int i = 0; i < PAR_OVERSUB_NLEVELS; i++) {
+		for (j = 0; j < k; j++)
+			ratio[j] = t[1 + i][j] / t[0][j];
+		snprintf(fig, sizeof(fig), "fib_oversub%d",
+		    par_oversub_mult[i] * c->threads);
+		par_emit(c, fig, par_median(ratio, k), "x", "lower");
+	}
+	par_emit_cpu();
 }
 
 #endif

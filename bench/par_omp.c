@@ -4,10 +4,10 @@
  * taskwait for fib and qsort (created inside parallel + single), static
  * schedule for the memory-bound loop, dynamic schedule (chunk 256) for the
  * uneven one.  THREADS threads including the master.  fib_oversub: the
- * team size set with omp_set_num_threads() before each level (libgomp keeps
+ * team size set with omp_set_num_threads() before each run (libgomp keeps
  * the threads of a larger team idle in its pool; they spin for
  * GOMP_SPINCOUNT, which libgomp lowers when threads outnumber CPUs, then
- * sleep).
+ * sleep; par_oversub_run leaves 10 ms between runs).
  */
 #include "par_common.h"
 
@@ -100,6 +100,22 @@ timed_runs(void)
 	return par_median(v, k);
 }
 
+/* fib_oversub: one timed run with the team size of level l. */
+static double
+run_level(int l)
+{
+	uint64_t fr = 0;
+	double ms;
+
+	omp_set_num_threads(par_oversub_threads(&cfg, l));
+	ms = run(&fr);
+	if (!par_check(&cfg, &data, fr)) {
+		fprintf(stderr, "omp %s: wrong result\n", cfg.name);
+		exit(1);
+	}
+	return ms;
+}
+
 /* Sets the team size and starts every thread of it. */
 static void
 team_up(int n)
@@ -122,13 +138,9 @@ main(int argc, char **argv)
 	serial = par_serial(&cfg, &data);
 	omp_set_dynamic(0);
 	if (cfg.w == PAR_FIB_OVERSUB) {
-		double ms[1 + PAR_OVERSUB_NLEVELS];
-
-		for (int l = 0; l <= PAR_OVERSUB_NLEVELS; l++) {
+		for (int l = PAR_OVERSUB_NLEVELS; l >= 0; l--)
 			team_up(par_oversub_threads(&cfg, l));
-			ms[l] = timed_runs();
-		}
-		par_report_oversub(&cfg, ms);
+		par_oversub_run(&cfg, run_level);
 		return 0;
 	}
 	team_up(cfg.threads);
