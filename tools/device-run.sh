@@ -16,7 +16,8 @@
 #   5. fib oversubscribed: 4 and 8 x NCPU threads against NCPU
 #   6. stress (bulk, burst, handoff, overflow, chaos bulk) on NCPU workers
 #   diag (only when named): crew's counters and user/sys time for fib at
-#      NCPU and 8 x NCPU workers, and per level of fib_oversub
+#      NCPU and 8 x NCPU workers, per level of fib_oversub (with every
+#      timed run), and submit_batch's build and run times at NCPU
 # STEPS picks and orders them (machine, sweep:THREADS, others, oversub,
 # diag, stress; default: machine sweep:NCPU others sweep:NCPU/2 sweep:NCPU/4
 # oversub stress).  ROUNDS (default 3) rounds each; RETRY=0 (a shared host's load would only
@@ -82,8 +83,12 @@ diag() {	# scheduler counters behind the oversubscription figures
 		echo "--- par_crew fib $t (counters summed over its runs)"
 		BENCH_STATS=1 bash -c "time $D/bin/par_crew fib $t" 2>&1
 	done
-	echo "--- par_crew fib_oversub $N"
-	BENCH_STATS=1 "$D/bin/par_crew" fib_oversub "$N" 2>&1
+	echo "--- par_crew fib_oversub $N (every timed run)"
+	BENCH_STATS=1 BENCH_TIMES=1 "$D/bin/par_crew" fib_oversub "$N" 2>&1
+	for i in 1 2 3; do
+		echo "--- submit submit_batch $N (build and run times)"
+		BENCH_STATS=1 "$D/bin/submit" submit_batch "$N" 2>&1
+	done
 }
 stress() {
 	s=$D/bin/stress
