@@ -239,7 +239,24 @@ timed_runs(void)
 	struct root r;
 	int k;
 
+	const char *gap = getenv("BENCH_GAP_US"); /* diagnosis: idle gap */
+	const char *tim = getenv("BENCH_TIMES");
+
 	for (k = 0; par_more(&cfg, k, spent); k++) {
+		if (gap != NULL) {
+			struct timespec ts = { 0, atol(gap) * 1000L };
+
+			nanosleep(&ts, NULL);
+		}
+		if (tim != NULL) { /* workers not parked as the run starts */
+			crew_stats st;
+
+			crew_pool_stats(pool, &st);
+			fprintf(stderr, "awake before run %d: %llu of %llu\n", k,
+			    (unsigned long long)(st.threads_live -
+			    st.threads_idle),
+			    (unsigned long long)st.threads_live);
+		}
 		r = run_root(0);
 		if (!par_check(&cfg, &data, r.fib)) {
 			fprintf(stderr, "crew %s: wrong result\n", cfg.name);
