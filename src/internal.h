@@ -149,8 +149,18 @@ struct crew__event {
 	_Atomic uint32_t state; /* S */
 };
 
-void crew__event_wait(struct crew__event *ev);
-void crew__event_notify(struct crew__event *ev);
+/*
+ * Sleeper classes (futex bitsets): a sleeper waits with one class bit, and
+ * notify may ask the kernel for a sleeper of some classes first (any one
+ * when none of those sleeps).  Which thread the kernel kicks never decides
+ * who takes the token: that stays the CAS on `state`.
+ */
+#define CREW__EV_HOT 1u      /* worker index below the pool's CPU count */
+#define CREW__EV_COLD 2u     /* a worker beyond it (oversubscribed pool) */
+#define CREW__EV_ANY 0xffffffffu
+
+void crew__event_wait(struct crew__event *ev, uint32_t cls);
+void crew__event_notify(struct crew__event *ev, uint32_t prefer);
 void crew__event_shutdown(struct crew__event *ev);
 void crew__futex_wait(_Atomic uint32_t *addr, uint32_t expect);
 void crew__futex_wake(_Atomic uint32_t *addr, int count);
@@ -221,6 +231,10 @@ struct crew_pool {
 	 * own bit, on the transitions between searching and busy. */
 	_Atomic uint64_t *work_map;     /* I: array after the struct, S: words */
 	unsigned max_threads;           /* I */
+	/* Workers [0, hot) are woken before the others (see notify_slow):
+	 * min(max_threads, the CPUs this process may use at create). */
+	unsigned hot;                   /* I */
+	uint32_t wake_prefer;           /* I: CREW__EV_HOT, or _ANY if all hot */
 	size_t stack_size;              /* I */
 	char name_prefix[16];           /* I */
 	crew_config cfg;                /* I */

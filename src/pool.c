@@ -193,7 +193,7 @@ spawn_rollback(struct crew_pool *p)
 	while (!atomic_compare_exchange_weak_explicit(&p->sync, &s, n,
 	    memory_order_release, memory_order_relaxed));
 	if (wake)
-		crew__event_notify(&p->idle_event);
+		crew__event_notify(&p->idle_event, p->wake_prefer);
 	else
 		/* relaxed: a hint read by notify's fast path */
 		atomic_store_explicit(&p->spawn_retry, 1, memory_order_relaxed);
@@ -302,7 +302,7 @@ notify_slow(struct crew_pool *p, bool is_waking)
 	}
 	CREW__CHAOS();
 	if (act == CREW__N_WAKE)
-		crew__event_notify(&p->idle_event);
+		crew__event_notify(&p->idle_event, p->wake_prefer);
 	else if (act == CREW__N_SPAWN)
 		spawn(p);
 }
@@ -373,7 +373,8 @@ worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking)
 		}
 		CREW__CHAOS();
 		CREW__STAT_ADD(w, parks, 1);
-		crew__event_wait(&p->idle_event);
+		crew__event_wait(&p->idle_event,
+		    w->index < p->hot ? CREW__EV_HOT : CREW__EV_COLD);
 		CREW__STAT_ADD(w, wakeups, 1);
 		/* relaxed: re-examined by the loop */
 		s = atomic_load_explicit(&p->sync, memory_order_relaxed);
@@ -1028,7 +1029,7 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 {
 	crew_config def;
 	struct crew_pool *p;
-	unsigned max;
+	unsigned max, ncpu;
 
 	if (out == NULL)
 		return CREW_EINVAL;
@@ -1039,7 +1040,8 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	}
 	if ((unsigned)cfg->pin > CREW_PIN_NUMA)
 		return CREW_EINVAL;
-	max = cfg->max_threads ? cfg->max_threads : crew__default_threads();
+	ncpu = crew__default_threads();
+	max = cfg->max_threads ? cfg->max_threads : ncpu;
 	if (max > CREW_MAX_THREADS)
 		max = CREW_MAX_THREADS;
 	/* The work map follows the struct in its block (sizeof is a
@@ -1074,6 +1076,8 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	atomic_init(&p->pinned_workers, 0);
 	atomic_init(&p->pin_failures, 0);
 	p->max_threads = max;
+	p->hot = ncpu < max ? ncpu : max;
+	p->wake_prefer = p->hot < max ? CREW__EV_HOT : CREW__EV_ANY;
 	p->stack_size = cfg->stack_size;
 	p->cfg = *cfg;
 	snprintf(p->name_prefix, sizeof(p->name_prefix), "%s",

@@ -8,10 +8,13 @@
 #include "conc_list.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ */
@@ -913,5 +916,137 @@ t_overflow_self_feeding(void)
 			T_CHECK(atomic_load(&sf_tasks[i].inflight) == 0,
 			    "task %d submitted but never ran", i);
 	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* An oversubscribed pool wakes its first CPU-count workers first.     */
+
+#define PREFER_WORKERS 4
+#define PREFER_ROUNDS 40
+
+static _Atomic pid_t prefer_tid[PREFER_WORKERS];
+static crew_pool *prefer_pool;
+static atomic_int prefer_ran_on;
+static atomic_int prefer_busy;
+
+static void
+prefer_on_start(void *ctx, unsigned index)
+{
+	(void)ctx;
+	if (index < PREFER_WORKERS)
+		atomic_store(&prefer_tid[index], (pid_t)gettid());
+}
+
+static void
+prefer_record(crew_task *t)
+{
+	(void)t;
+	atomic_store(&prefer_ran_on, crew_worker_index(prefer_pool));
+}
+
+/* Keeps a worker busy until every worker has started one. */
+static void
+prefer_hold(crew_task *t)
+{
+	(void)t;
+	atomic_fetch_add(&prefer_busy, 1);
+	while (atomic_load(&prefer_busy) < PREFER_WORKERS)
+		usleep(100);
+}
+
+/* Whether thread tid is blocked in futex() (/proc/.../syscall gives the
+ * number of the system call a blocked thread is in).  A chaos build's
+ * sleep just before the futex call must not count. */
+static bool
+prefer_in_futex(pid_t tid)
+{
+	char path[64];
+	long nr = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	if (fscanf(f, "%ld", &nr) != 1)
+		nr = -1;
+	fclose(f);
+	return nr == SYS_futex;
+}
+
+/* Until every worker is idle in the sync word and asleep in the kernel. */
+static int
+prefer_wait_parked(void)
+{
+	for (int spins = 0; spins < 20000; spins++) {
+		crew_stats st;
+		bool all = true;
+
+		crew_pool_stats(prefer_pool, &st);
+		if (st.threads_idle != PREFER_WORKERS)
+			all = false;
+		for (int i = 0; all && i < PREFER_WORKERS; i++)
+			all = prefer_in_futex(atomic_load(&prefer_tid[i]));
+		if (all)
+			return 0;
+		usleep(100);
+	}
+	return -1;
+}
+
+/*
+ * The pool may use 1 CPU (the process's affinity, set before create) and
+ * has 4 workers, all parked.  A task submitted from outside must then be
+ * run by worker 0 every time: notify asks the kernel for a sleeper of the
+ * "hot" class (index below the CPU count) before any other.  With one
+ * futex queue in FIFO order the wake-ups rotated through all 4 workers.
+ */
+int
+t_oversub_wakes_first_workers(void)
+{
+	cpu_set_t saved, one;
+	crew_config cfg;
+	crew_task hold[PREFER_WORKERS], rec;
+	int cpu = -1, rc = 0;
+
+	T_CHECK(sched_getaffinity(0, sizeof(saved), &saved) == 0, "affinity");
+	for (int c = 0; c < CPU_SETSIZE && cpu < 0; c++)
+		if (CPU_ISSET(c, &saved))
+			cpu = c;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	T_CHECK(sched_setaffinity(0, sizeof(one), &one) == 0, "affinity");
+	crew_config_init(&cfg);
+	cfg.max_threads = PREFER_WORKERS;
+	cfg.on_thread_start = prefer_on_start;
+	if (crew_pool_create(&prefer_pool, &cfg) != 0) {
+		sched_setaffinity(0, sizeof(saved), &saved);
+		T_CHECK(0, "create");
+	}
+	t_watch_pool(prefer_pool);
+	/* Start every worker: each task holds one until all four run. */
+	atomic_store(&prefer_busy, 0);
+	for (int i = 0; i < PREFER_WORKERS; i++) {
+		hold[i] = (crew_task)CREW_TASK_INIT(prefer_hold);
+		if (crew_submit(prefer_pool, &hold[i]) != 0)
+			rc = -1;
+	}
+	/* Later spawns (none expected) and the main thread: back to all. */
+	sched_setaffinity(0, sizeof(saved), &saved);
+	T_CHECK(rc == 0, "submit");
+	for (int r = 0; r < PREFER_ROUNDS; r++) {
+		T_CHECK(prefer_wait_parked() == 0, "round %d: the workers did "
+		    "not all park within 2 s", r);
+		atomic_store(&prefer_ran_on, -1);
+		rec = (crew_task)CREW_TASK_INIT(prefer_record);
+		T_CHECK(crew_submit(prefer_pool, &rec) == 0, "submit");
+		while (atomic_load(&prefer_ran_on) < 0)
+			usleep(50);
+		T_CHECK(atomic_load(&prefer_ran_on) == 0, "round %d: the task "
+		    "ran on worker %d, not on worker 0 (the pool's only "
+		    "worker within its CPU count)", r,
+		    atomic_load(&prefer_ran_on));
+	}
+	T_CHECK(crew_pool_destroy(prefer_pool) == 0, "destroy");
 	return 0;
 }
