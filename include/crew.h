@@ -183,7 +183,9 @@ typedef struct crew_config {
 	/*
 	 * Most worker threads, spawned lazily.  0 = the CPUs this process may
 	 * use (sched_getaffinity and the cgroup v2 cpu.max quota).  Clamped to
-	 * CREW_MAX_THREADS.
+	 * CREW_MAX_THREADS.  Above that CPU count, a wake-up goes to one of
+	 * the first CPU-count workers whenever one of them sleeps: the others
+	 * run when those are all busy or blocked.
 	 */
 	unsigned max_threads;
 	/* Worker stack size in bytes; 0 = the system default. */
