@@ -34,6 +34,11 @@
  * times (their serial runs twice), qsort once; the medians are reported.
  * QUICK=1 shrinks every size, divides the time budgets by 10 and times the
  * loops once.
+ *
+ * Diagnosis, on stderr, never in the figures: BENCH_TIMES=1 prints every
+ * timed run (and, for crew, how many workers were awake as each run
+ * started); BENCH_STATS=1 prints crew's counters; BENCH_GAP_US=N (crew)
+ * sleeps N us before each timed run.
  */
 #ifndef BENCH_PAR_COMMON_H
 #define BENCH_PAR_COMMON_H

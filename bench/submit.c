@@ -14,7 +14,9 @@
  *   idle_cpu      a burst of NTASKS submits, then CPU per second while idle
  *
  * BENCH_STATS=1 prints crew_pool_stats() to stderr at the end (parks and
- * wakeups explain most of the run-to-run spread of submit_task).  A
+ * wakeups explain most of the run-to-run spread of submit_task), and for
+ * submit_batch the time to build the batch, to crew_schedule() it (which
+ * checks the whole chain) and from there to the last task.  A
  * "pinned=P workers=W pin_failures=F" line tells run.sh whether CREW_PIN
  * (set per runtime by run.sh) took effect.
  */
