@@ -231,8 +231,9 @@ struct crew_pool {
 	 * own bit, on the transitions between searching and busy. */
 	_Atomic uint64_t *work_map;     /* I: array after the struct, S: words */
 	unsigned max_threads;           /* I */
-	/* Workers [0, hot) are woken before the others (see notify_slow):
-	 * min(max_threads, the CPUs this process may use at create). */
+	/* Workers [0, hot) are woken before the others (crew__event_notify):
+	 * min(max_threads, crew__default_threads() at create, i.e. the CPUs
+	 * in the creating thread's affinity mask and the cgroup quota). */
 	unsigned hot;                   /* I */
 	uint32_t wake_prefer;           /* I: CREW__EV_HOT, or _ANY if all hot */
 	size_t stack_size;              /* I */

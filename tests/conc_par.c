@@ -925,6 +925,18 @@ t_overflow_self_feeding(void)
 #define PREFER_WORKERS 4
 #define PREFER_ROUNDS 40
 
+/* T_CHECK, but on failure the case still destroys its pool (at `out`). */
+#define PREFER_CHECK(cond, ...)                                               \
+	do {                                                                  \
+		if (!(cond)) {                                                \
+			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__,   \
+			    __LINE__, #cond);                                 \
+			fprintf(stderr, __VA_ARGS__);                         \
+			fputc('\n', stderr);                                  \
+			goto out;                                             \
+		}                                                             \
+	} while (0)
+
 static _Atomic pid_t prefer_tid[PREFER_WORKERS];
 static crew_pool *prefer_pool;
 static atomic_int prefer_ran_on;
@@ -1007,7 +1019,7 @@ t_oversub_wakes_first_workers(void)
 	cpu_set_t saved, one;
 	crew_config cfg;
 	crew_task hold[PREFER_WORKERS], rec;
-	int cpu = -1, rc = 0;
+	int cpu = -1, rc = 0, result = 1;
 
 	T_CHECK(sched_getaffinity(0, sizeof(saved), &saved) == 0, "affinity");
 	for (int c = 0; c < CPU_SETSIZE && cpu < 0; c++)
@@ -1033,20 +1045,25 @@ t_oversub_wakes_first_workers(void)
 	}
 	/* Later spawns (none expected) and the main thread: back to all. */
 	sched_setaffinity(0, sizeof(saved), &saved);
-	T_CHECK(rc == 0, "submit");
+	PREFER_CHECK(rc == 0, "submit");
 	for (int r = 0; r < PREFER_ROUNDS; r++) {
-		T_CHECK(prefer_wait_parked() == 0, "round %d: the workers did "
-		    "not all park within 2 s", r);
+		PREFER_CHECK(prefer_wait_parked() == 0, "round %d: the workers "
+		    "did not all park within 2 s", r);
 		atomic_store(&prefer_ran_on, -1);
 		rec = (crew_task)CREW_TASK_INIT(prefer_record);
-		T_CHECK(crew_submit(prefer_pool, &rec) == 0, "submit");
+		PREFER_CHECK(crew_submit(prefer_pool, &rec) == 0, "submit");
 		while (atomic_load(&prefer_ran_on) < 0)
 			usleep(50);
-		T_CHECK(atomic_load(&prefer_ran_on) == 0, "round %d: the task "
-		    "ran on worker %d, not on worker 0 (the pool's only "
+		PREFER_CHECK(atomic_load(&prefer_ran_on) == 0, "round %d: the "
+		    "task ran on worker %d, not on worker 0 (the pool's only "
 		    "worker within its CPU count)", r,
 		    atomic_load(&prefer_ran_on));
 	}
+	result = 0;
+out:
+	/* Releases hold tasks still waiting (a failed submit) before the
+	 * pool, which runs them all, goes. */
+	atomic_store(&prefer_busy, PREFER_WORKERS);
 	T_CHECK(crew_pool_destroy(prefer_pool) == 0, "destroy");
-	return 0;
+	return result;
 }
