@@ -925,18 +925,6 @@ t_overflow_self_feeding(void)
 #define PREFER_WORKERS 4
 #define PREFER_ROUNDS 40
 
-/* T_CHECK, but on failure the case still destroys its pool (at `out`). */
-#define PREFER_CHECK(cond, ...)                                               \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__,   \
-			    __LINE__, #cond);                                 \
-			fprintf(stderr, __VA_ARGS__);                         \
-			fputc('\n', stderr);                                  \
-			goto out;                                             \
-		}                                                             \
-	} while (0)
-
 static _Atomic pid_t prefer_tid[PREFER_WORKERS];
 static crew_pool *prefer_pool;
 static atomic_int prefer_ran_on;
@@ -1045,16 +1033,16 @@ t_oversub_wakes_first_workers(void)
 	}
 	/* Later spawns (none expected) and the main thread: back to all. */
 	sched_setaffinity(0, sizeof(saved), &saved);
-	PREFER_CHECK(rc == 0, "submit");
+	T_CHECK_OR(out, rc == 0, "submit");
 	for (int r = 0; r < PREFER_ROUNDS; r++) {
-		PREFER_CHECK(prefer_wait_parked() == 0, "round %d: the workers "
+		T_CHECK_OR(out, prefer_wait_parked() == 0, "round %d: the workers "
 		    "did not all park within 2 s", r);
 		atomic_store(&prefer_ran_on, -1);
 		rec = (crew_task)CREW_TASK_INIT(prefer_record);
-		PREFER_CHECK(crew_submit(prefer_pool, &rec) == 0, "submit");
+		T_CHECK_OR(out, crew_submit(prefer_pool, &rec) == 0, "submit");
 		while (atomic_load(&prefer_ran_on) < 0)
 			usleep(50);
-		PREFER_CHECK(atomic_load(&prefer_ran_on) == 0, "round %d: the "
+		T_CHECK_OR(out, atomic_load(&prefer_ran_on) == 0, "round %d: the "
 		    "task ran on worker %d, not on worker 0 (the pool's only "
 		    "worker within its CPU count)", r,
 		    atomic_load(&prefer_ran_on));

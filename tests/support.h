@@ -36,15 +36,29 @@ void t_watchdog_off(void);
 void t_fail_create(unsigned at, int every, unsigned modulo);
 unsigned t_create_calls(void);
 
-/* Fails the current test with a message (works in Criterion and runner). */
+/* Fails the current test with a message (works in Criterion and runner):
+ * T_CHECK returns 1 at once, T_CHECK_OR jumps to `label` (clean-up that
+ * must still run, such as destroying a pool whose tasks hold stack
+ * memory; the case then returns 1 itself). */
+#define T_FAILED(cond, ...)                                                   \
+	do {                                                                  \
+		fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__,           \
+		    __LINE__, cond);                                          \
+		fprintf(stderr, __VA_ARGS__);                                 \
+		fputc('\n', stderr);                                          \
+	} while (0)
 #define T_CHECK(cond, ...)                                                    \
 	do {                                                                  \
 		if (!(cond)) {                                                \
-			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__,   \
-			    __LINE__, #cond);                                 \
-			fprintf(stderr, __VA_ARGS__);                         \
-			fputc('\n', stderr);                                  \
+			T_FAILED(#cond, __VA_ARGS__);                         \
 			return 1;                                             \
+		}                                                             \
+	} while (0)
+#define T_CHECK_OR(label, cond, ...)                                          \
+	do {                                                                  \
+		if (!(cond)) {                                                \
+			T_FAILED(#cond, __VA_ARGS__);                         \
+			goto label;                                           \
 		}                                                             \
 	} while (0)
 
