@@ -9,6 +9,10 @@
  *               PENDING/SIGNALED/WAKING, the `notified` bit, idle/spawned.
  *   src/park.c  crew__event_wait / _notify: the single-token event with
  *               WAITING/NOTIFIED and take_to = WAITING after a sleep.
+ *               Which sleeper a futex wake kicks is left to the model's
+ *               nondeterminism, so the C code's preference for the first
+ *               CPU-count workers (futex bitsets) is one of the behaviours
+ *               explored, not a different protocol.
  *   src/pool.c  notify (release-RMW fast path), notify_slow (wake or lazy
  *               spawn), handoff_waking, worker_wait, worker_main (search
  *               loop, hand the role on before running), find_work (own
