@@ -15,9 +15,10 @@
  *   cpu_ms=812.4
  *
  * Sizes come from the environment: QUICK=1 shrinks everything; NTASKS,
- * WAKE_SAMPLES, WAKE_WARMUP, IDLE_MS override single knobs.  BENCH_WAKE_DUMP=FILE makes
- * the wake workload also write every sample (us, one per line, in the
- * order taken) to FILE, for run.sh's latency distributions.
+ * WAKE_SAMPLES, WAKE_WARMUP, IDLE_MS override single knobs.
+ * BENCH_WAKE_DUMP=FILE makes the wake workload also write every sample
+ * (us, one per line, in the order taken) to FILE, for run.sh's latency
+ * distributions.
  *
  * Header-only and usable from C11 and C++17.
  */

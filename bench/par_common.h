@@ -133,12 +133,6 @@ par_more_serial(const struct par_cfg *c, int k, double spent_ms)
 static inline double
 par_median(double *v, int n)
 {
-	if (getenv("BENCH_TIMES")) { /* every timed run, in run order */
-		fprintf(stderr, "times:");
-		for (int i = 0; i < n; i++)
-			fprintf(stderr, " %.3f", v[i]);
-		fprintf(stderr, "\n");
-	}
 	for (int i = 1; i < n; i++) {
 		double t = v[i];
 		int j = i - 1;
@@ -148,6 +142,20 @@ par_median(double *v, int n)
 		v[j + 1] = t;
 	}
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Median of n timed runs (ms); with BENCH_TIMES, first prints them in run
+ * order under `what` ("serial" or "parallel"). */
+static inline double
+par_runs_median(const char *what, double *v, int n)
+{
+	if (getenv("BENCH_TIMES")) {
+		fprintf(stderr, "times, %s:", what);
+		for (int i = 0; i < n; i++)
+			fprintf(stderr, " %.3f", v[i]);
+		fprintf(stderr, "\n");
+	}
+	return par_median(v, n);
 }
 
 static inline void
@@ -379,7 +387,7 @@ par_serial(const struct par_cfg *c, struct par_data *d)
 			v[r] = par_now_ms() - t0;
 			spent += v[r];
 		}
-		return par_median(v, r);
+		return par_runs_median("serial", v, r);
 	}
 	case PAR_QSORT:
 		a = par_qsort_input(c->qsort_n);
@@ -412,7 +420,7 @@ par_serial(const struct par_cfg *c, struct par_data *d)
 				v[r] = par_now_ms() - t0;
 				spent += v[r];
 			}
-			return par_median(v, r);
+			return par_runs_median("serial", v, r);
 		}
 	case PAR_PFOR_UNEVEN:
 		d->uo = (uint32_t *)calloc((size_t)c->uneven_n, sizeof(uint32_t));
@@ -429,7 +437,7 @@ par_serial(const struct par_cfg *c, struct par_data *d)
 				v[r] = par_now_ms() - t0;
 				spent += v[r];
 			}
-			return par_median(v, r);
+			return par_runs_median("serial", v, r);
 		}
 	}
 	return 0;

@@ -8,9 +8,8 @@
  * fib_oversub: a pool per thread level, each warmed up until every worker
  * is spawned, all up during the interleaved rounds (parked when idle).
  * CREW_PIN in the environment reaches crew_config_init() (run.sh sets it
- * per runtime); a
- * "pinned=P workers=W pin_failures=F" line (summed over the pools) tells
- * run.sh whether it took effect.
+ * per runtime); a "pinned=P workers=W pin_failures=F" line (summed over
+ * the pools) tells run.sh whether it took effect.
  */
 #include "par_common.h"
 
@@ -241,10 +240,12 @@ timed_runs(void)
 
 	const char *gap = getenv("BENCH_GAP_US"); /* diagnosis: idle gap */
 	const char *tim = getenv("BENCH_TIMES");
+	long gap_us = gap != NULL ? atol(gap) : 0;
 
 	for (k = 0; par_more(&cfg, k, spent); k++) {
-		if (gap != NULL) {
-			struct timespec ts = { 0, atol(gap) * 1000L };
+		if (gap_us > 0) {
+			struct timespec ts = { gap_us / 1000000,
+			    gap_us % 1000000 * 1000 };
 
 			nanosleep(&ts, NULL);
 		}
@@ -266,7 +267,7 @@ timed_runs(void)
 		spent += r.ms;
 	}
 	timed_count = k;
-	return par_median(v, k);
+	return par_runs_median("parallel", v, k);
 }
 
 /* fib_oversub: one pool per thread level, all up at once. */

@@ -97,7 +97,7 @@ timed_runs(void)
 		}
 		spent += v[k];
 	}
-	return par_median(v, k);
+	return par_runs_median("parallel", v, k);
 }
 
 /* fib_oversub: one timed run with the team size of level l. */

@@ -102,7 +102,7 @@ timed_runs(int n)
 			spent += v[k];
 		}
 	});
-	med = par_median(v, k);
+	med = par_runs_median("parallel", v, k);
 	if (getenv("BENCH_STATS"))
 		fprintf(stderr, "tbb: arena of %d, max_concurrency %d\n", n,
 		    arena.max_concurrency());
