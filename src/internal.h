@@ -235,7 +235,6 @@ struct crew_pool {
 	 * min(max_threads, crew__default_threads() at create, i.e. the CPUs
 	 * in the creating thread's affinity mask and the cgroup quota). */
 	unsigned hot;                   /* I */
-	uint32_t wake_prefer;           /* I: CREW__EV_HOT, or _ANY if all hot */
 	size_t stack_size;              /* I */
 	char name_prefix[16];           /* I */
 	crew_config cfg;                /* I */

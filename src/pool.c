@@ -43,6 +43,14 @@ static int submit_slow(crew_pool *p, crew_task *t);
 static void spawn_retry(struct crew_pool *p);
 static void spawn(struct crew_pool *p);
 
+/* The sleepers a wake-up asks for first: the hot class, unless every
+ * worker is in it. */
+static inline uint32_t
+wake_prefer(const struct crew_pool *p)
+{
+	return p->hot < p->max_threads ? CREW__EV_HOT : CREW__EV_ANY;
+}
+
 /* Every push that leaves work behind is followed by this. */
 static inline void
 notify(struct crew_pool *p, bool is_waking)
@@ -193,7 +201,7 @@ spawn_rollback(struct crew_pool *p)
 	while (!atomic_compare_exchange_weak_explicit(&p->sync, &s, n,
 	    memory_order_release, memory_order_relaxed));
 	if (wake)
-		crew__event_notify(&p->idle_event, p->wake_prefer);
+		crew__event_notify(&p->idle_event, wake_prefer(p));
 	else
 		/* relaxed: a hint read by notify's fast path */
 		atomic_store_explicit(&p->spawn_retry, 1, memory_order_relaxed);
@@ -302,7 +310,7 @@ notify_slow(struct crew_pool *p, bool is_waking)
 	}
 	CREW__CHAOS();
 	if (act == CREW__N_WAKE)
-		crew__event_notify(&p->idle_event, p->wake_prefer);
+		crew__event_notify(&p->idle_event, wake_prefer(p));
 	else if (act == CREW__N_SPAWN)
 		spawn(p);
 }
@@ -1077,7 +1085,6 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	atomic_init(&p->pin_failures, 0);
 	p->max_threads = max;
 	p->hot = ncpu < max ? ncpu : max;
-	p->wake_prefer = p->hot < max ? CREW__EV_HOT : CREW__EV_ANY;
 	p->stack_size = cfg->stack_size;
 	p->cfg = *cfg;
 	snprintf(p->name_prefix, sizeof(p->name_prefix), "%s",
