@@ -243,6 +243,43 @@ crew__ring_steal_one(struct crew__worker *victim)
 }
 
 /*
+ * Owner only: stores up to `max` tasks of the chain *chainp into w's slots
+ * from index `at` on, advances *chainp past them and returns the count.
+ * The tasks of a batch usually sit at a constant stride (an array of tasks
+ * or of structs that hold one): while each link is `stride` past its task,
+ * the next address is computed rather than loaded and each loaded link is
+ * only compared with it, so the loads do not wait for one another (a plain
+ * walk waits a full load latency, often a miss, per task).  The loop exit,
+ * not a select, ends a run, and the test is a difference, so that the
+ * compiler cannot put the loaded link back on the critical path.
+ */
+static inline uint32_t
+crew__ring_fill(struct crew__worker *w, uint32_t at, uint32_t max,
+    crew_task **chainp)
+{
+	uintptr_t n = (uintptr_t)*chainp, stride;
+	uint32_t k = 0;
+
+	while (k < max && n != 0) {
+		/* relaxed: published by the caller's tail store */
+		atomic_store_explicit(&w->slot[(at + k++) & CREW__RING_MASK],
+		    (crew_task *)n, memory_order_relaxed);
+		stride = (uintptr_t)((crew_task *)n)->next - n;
+		n += stride;
+		while (k < max && n != 0 &&
+		    (uintptr_t)((crew_task *)n)->next - n == stride) {
+			/* relaxed: as above */
+			atomic_store_explicit(
+			    &w->slot[(at + k++) & CREW__RING_MASK],
+			    (crew_task *)n, memory_order_relaxed);
+			n += stride;
+		}
+	}
+	*chainp = (crew_task *)n;
+	return k;
+}
+
+/*
  * Owner of w (w's ring empty): moves up to CAP tasks from q into the ring
  * and returns one more to run now, or NULL if q was empty or busy.
  * *got is the number of tasks taken from q.
@@ -251,20 +288,26 @@ static inline crew_task *
 crew__ring_refill(struct crew__worker *w, struct crew__queue *q,
     uint32_t *got)
 {
-	crew_task *chain, *n, *x;
+	crew_task *chain, *n, *x = NULL;
 	/* relaxed: only this thread stores tail */
 	uint32_t t = atomic_load_explicit(&w->tail, memory_order_relaxed);
 	uint32_t k = 0;
 
 	if (crew__queue_trylock(q, &chain) != CREW__Q_OK)
 		return NULL;
-	while (k < CREW_RING_CAP && (n = crew__queue_pop_locked(q, &chain))) {
+	for (;;) {
+		k += crew__ring_fill(w, t + k, CREW_RING_CAP - k, &chain);
+		if (k == CREW_RING_CAP) {
+			x = crew__queue_pop_locked(q, &chain);
+			break;
+		}
+		/* The chain ran dry: take what was pushed since, if any. */
+		if ((n = crew__queue_pop_locked(q, &chain)) == NULL)
+			break;
 		/* relaxed: published by the tail store below */
-		atomic_store_explicit(&w->slot[(t + k) & CREW__RING_MASK], n,
+		atomic_store_explicit(&w->slot[(t + k++) & CREW__RING_MASK], n,
 		    memory_order_relaxed);
-		k++;
 	}
-	x = crew__queue_pop_locked(q, &chain);
 	if (x == NULL) {
 		if (k == 0) {
 			crew__queue_unlock(q, chain);

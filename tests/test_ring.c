@@ -585,6 +585,84 @@ Test(ring, refill_from_queue, .timeout = 60)
 	free(t);
 }
 
+/*
+ * The refill walks a chain at a guessed stride (ring.h, crew__ring_fill):
+ * it must deliver exactly the chain, in its order, whatever the layout.
+ * Orders: ascending (one stride), descending (negative), runs of 1..7 at
+ * one stride then a jump, every third task then the rest (a stride that
+ * changes where the chain wraps), and random.
+ */
+Test(ring, refill_follows_any_link_order, .timeout = 60)
+{
+	const size_t n = 3 * CAP + 7;
+	crew_task *t = tasks_new(n);
+	size_t *order = calloc(n, sizeof(*order));
+	struct crew__worker *w = ring_new();
+	uint64_t rng = t_seed();
+	struct crew__queue q;
+
+	cr_assert_not_null(order);
+	for (int shape = 0; shape < 5; shape++) {
+		size_t at = 0, got_all = 0;
+		uint32_t got;
+		crew_task *x, *p;
+
+		for (size_t i = 0; i < n; i++)
+			order[i] = i;
+		if (shape == 1) {
+			for (size_t i = 0; i < n; i++)
+				order[i] = n - 1 - i;
+		} else if (shape == 2) {
+			/* Runs of 1..7, each reversed against the previous. */
+			for (size_t i = 0, len = 1; i < n; i += len, len = len % 7 + 1)
+				for (size_t j = 0; j < len && i + j < n; j++)
+					order[i + j] = (len % 2) ? i + j :
+					    i + (len < n - i ? len : n - i) - 1 - j;
+		} else if (shape == 3) {
+			size_t k = 0;
+
+			for (size_t r = 0; r < 3; r++)
+				for (size_t i = r; i < n; i += 3)
+					order[k++] = i;
+		} else if (shape == 4) {
+			for (size_t i = n - 1; i > 0; i--) {
+				size_t j = (size_t)(t_rand(&rng) % (i + 1)), tmp;
+
+				tmp = order[i];
+				order[i] = order[j];
+				order[j] = tmp;
+			}
+		}
+		for (size_t i = 0; i + 1 < n; i++)
+			t[order[i]].next = &t[order[i + 1]];
+		t[order[n - 1]].next = NULL;
+		crew__queue_init(&q);
+		cr_assert(crew__queue_push(&q, &t[order[0]], &t[order[n - 1]]));
+		while ((x = crew__ring_refill(w, &q, &got)) != NULL) {
+			size_t k = got - 1;
+
+			/* The ring holds the next got - 1 in chain order, and
+			 * the returned task comes after them. */
+			while ((p = crew__ring_pop(w)) != NULL) {
+				cr_assert_eq(id_of(t, n, p), order[at],
+				    "shape %d: position %zu", shape, at);
+				at++;
+				k--;
+			}
+			cr_assert_eq(k, 0, "shape %d: refill said %u", shape, got);
+			cr_assert_eq(id_of(t, n, x), order[at],
+			    "shape %d: returned task at %zu", shape, at);
+			at++;
+			got_all += got;
+		}
+		cr_assert_eq(got_all, n, "shape %d: %zu of %zu", shape, got_all, n);
+		cr_assert_eq(atomic_load(&q.word), 0);
+	}
+	free(order);
+	free(w);
+	free(t);
+}
+
 Test(ring, refill_from_several_lists_accounts_all, .timeout = 60)
 {
 	const size_t n = 4 * CAP + 11;
