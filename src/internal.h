@@ -185,6 +185,11 @@ struct crew__worker {
 	unsigned lifo_runs;         /* O: consecutive tasks taken from lifo */
 	unsigned helping;           /* O: nesting of crew_wg_wait helping */
 	unsigned fair_left;         /* O: searches until the fairness check */
+	bool ring_global;           /* O: the ring holds only tasks of our
+	                               last refill from the global queue */
+	unsigned fair_look_wait;    /* O: checks that skip the victim look */
+	unsigned fair_look_skip;    /* O: of which are left */
+	uint64_t fair_look_ns;      /* O: when it last looked at a victim */
 	unsigned fair_rot;          /* O: which source that check tries first */
 	unsigned fair_victim;       /* O: the victim it watches (victims[]) */
 	bool fair_armed;            /* O: fair_seen holds that victim's count */
@@ -270,6 +275,8 @@ unsigned crew__pool_max_threads(struct crew_pool *p);
 #define CREW__BUSY_RETRIES 64u
 /* A worker looks at the global queue first every this many pops (Go). */
 #define CREW__FAIR_TICK 61u
+/* It looks at another worker's progress at most this often (victim_due). */
+#define CREW__FAIR_NS 10000u
 int crew__debug_dump(crew_pool *p, char *buf, size_t size);
 void crew__worker_init(struct crew__worker *w, struct crew_pool *pool,
     unsigned index);

@@ -471,6 +471,38 @@ victim_take_one(struct crew_pool *p, struct crew__worker *w, bool *more)
 }
 
 /*
+ * Whether the fairness check may look at another worker now: not sooner
+ * than CREW__FAIR_NS after its last look.  With tasks of a few ns, 61
+ * searches take under a microsecond, and each look reads a line that the
+ * other worker writes with every task it runs, which costs both of them a
+ * miss (submit_batch, 2 workers: 0.3 ms of a 6 ms run).  The clock read
+ * costs too (~20 ns a check): after a check that was not due, the next
+ * 1, 2, 4 ... 32 checks skip it (and the look).
+ */
+static bool
+victim_due(struct crew__worker *w)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	if (w->fair_look_skip > 0) {
+		w->fair_look_skip--;
+		return false;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (now - w->fair_look_ns < CREW__FAIR_NS) {
+		w->fair_look_wait = w->fair_look_wait == 0 ? 1 :
+		    w->fair_look_wait < 32 ? 2 * w->fair_look_wait : 32;
+		w->fair_look_skip = w->fair_look_wait;
+		return false;
+	}
+	w->fair_look_wait = 0;
+	w->fair_look_ns = now;
+	return true;
+}
+
+/*
  * Every CREW__FAIR_TICK searches: one task from the global queue, from our
  * own overflow queue, or from another worker (victim_take_one), each tried
  * first on every third check, the others after it.  A worker whose tasks
@@ -480,6 +512,15 @@ victim_take_one(struct crew_pool *p, struct crew__worker *w, bool *more)
  * overflow`), and the queued tasks of a worker that is stuck in a task
  * (blocked on a primitive of its own, waiting for one of them: a hang;
  * test conc/blocked_child_beside_feeder).
+ *
+ * The global queue is skipped while our ring holds tasks of our last
+ * refill from it and nothing else, outside helping waits: we serve that
+ * queue already (in its order, at least one task in CREW__LIFO_MAX_RUNS +
+ * 1 pops), and taking one more costs two read-modify-writes of the line
+ * that its every consumer and producer writes (submit_batch, 2 workers:
+ * 0.3 ms of a 6 ms run).  Test conc/fairness_outside_after_batch.  Another
+ * worker is looked at no sooner than CREW__FAIR_NS after the last look
+ * (victim_due).
  */
 static crew_task *
 fair_take(struct crew_pool *p, struct crew__worker *w, bool *more)
@@ -490,13 +531,16 @@ fair_take(struct crew_pool *p, struct crew__worker *w, bool *more)
 	for (unsigned i = 0; i < 3 && t == NULL; i++) {
 		switch ((r + i) % 3) {
 		case 0:
-			t = queue_take_one(&p->global, more);
+			if (!w->ring_global || w->helping ||
+			    crew__ring_size(w) == 0)
+				t = queue_take_one(&p->global, more);
 			break;
 		case 1:
 			t = queue_take_one(&w->ovf, more);
 			break;
 		default:
-			t = victim_take_one(p, w, more);
+			if (victim_due(w))
+				t = victim_take_one(p, w, more);
 			break;
 		}
 	}
@@ -522,6 +566,7 @@ lifo_steal(struct crew__worker *w, struct crew__worker *v, uint32_t *got)
 		prev = t;
 	prev->next = NULL;
 	len = *got - 1;
+	w->ring_global = false;
 	if (crew__ring_push(w, &first, &prev, &len))
 		(void)crew__queue_push(&w->ovf, first, prev);
 	return last;
@@ -635,10 +680,13 @@ find_work_slow(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 	if ((t = crew__ring_pop(w)) != NULL ||
 	    (t = crew__lifo_pop(&w->lifo)) != NULL)
 		goto other;
-	if ((t = crew__ring_refill(w, &w->ovf, &got)) != NULL)
+	if ((t = crew__ring_refill(w, &w->ovf, &got)) != NULL) {
+		w->ring_global = false;
 		goto refilled;
+	}
 	*busy |= crew__queue_maybe_nonempty(&w->ovf);
 	if ((t = crew__ring_refill(w, &p->global, &got)) != NULL) {
+		w->ring_global = got > 1;
 		/* Producers may have pushed while we held the lock: their
 		 * notify saw a searcher busy and may have been absorbed, so
 		 * leftovers get a notify of their own (found by the spin model
@@ -656,12 +704,14 @@ find_work_slow(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 		CREW__STAT_ADD(w, steal_attempts, 1);
 		/* The victim drains its overflow queue last: take it first. */
 		if ((t = crew__ring_refill(w, &v->ovf, &got)) != NULL) {
+			w->ring_global = false;
 			CREW__STAT_ADD(w, tasks_stolen, got);
 			*pushed = got > 1 || crew__queue_maybe_nonempty(&v->ovf);
 			goto other;
 		}
 		*busy |= crew__queue_maybe_nonempty(&v->ovf);
 		if ((t = crew__ring_steal(w, v, &got)) != NULL) {
+			w->ring_global = false;
 			CREW__STAT_ADD(w, tasks_stolen, got);
 			/* Work left with the victim also gets a notify, in
 			 * case the victim is blocked in a long task. */
@@ -899,6 +949,7 @@ static CREW__HOT __attribute__((noinline)) void
 push_ring(struct crew__worker *w, crew_task *head, crew_task *tail,
     size_t len)
 {
+	w->ring_global = false;
 	if (crew__ring_push(w, &head, &tail, &len)) {
 		CREW__STAT_ADD(w, overflow_migrations, 1);
 		CREW__CHAOS();
@@ -968,13 +1019,22 @@ schedule(struct crew_pool *p, crew_task *head, crew_task *tail, size_t len)
  * `tail` with a NULL link, and every task has a function.  Checked in full
  * (one pass over tasks the workers are about to touch anyway) because a bad
  * link or a NULL fn found later would crash a worker.
+ *
+ * The walk runs at memory speed rather than at one load latency per task
+ * when the tasks sit at a constant stride (an array of tasks, or of
+ * structs that hold one): while each link is `stride` past its task, the
+ * next address is computed instead of loaded, and each loaded link is
+ * only compared with it, so the loads do not wait for one another.  The
+ * comparison is written as a difference so that the compiler does not
+ * substitute the loaded link for the computed address.
  */
 static bool
 batch_ok(const crew_batch *b)
 {
-	const crew_task *t = b->head, *prev = NULL;
+	uintptr_t t = (uintptr_t)b->head, prev = 0, stride;
+	size_t n = b->len;
 
-	if (b->len == 0)
+	if (n == 0)
 		return b->head == NULL && b->tail == NULL;
 	if (b->head == NULL || b->tail == NULL || b->tail->next != NULL)
 		return false;
@@ -983,13 +1043,25 @@ batch_ok(const crew_batch *b)
 	 * (its link is NULL), so if it came early the walk would stop short
 	 * of `len`; and the task at `len` must be it.
 	 */
-	for (size_t n = 0; n < b->len; n++) {
-		if (t == NULL || t->fn == NULL)
+	while (n > 0) {
+		const crew_task *c = (const crew_task *)t;
+
+		if (t == 0 || c->fn == NULL)
 			return false;
 		prev = t;
-		t = t->next;
+		n--;
+		stride = (uintptr_t)c->next - t;
+		t = (uintptr_t)c->next;
+		/* The run at this stride: a loop exit, not a select, ends it,
+		 * so t never waits for a load. */
+		while (n > 0 && t != 0 && (c = (const crew_task *)t)->fn != NULL &&
+		    (uintptr_t)c->next - t == stride) {
+			prev = t;
+			n--;
+			t += stride;
+		}
 	}
-	return t == NULL && prev == b->tail;
+	return t == 0 && prev == (uintptr_t)b->tail;
 }
 
 CREW__HOT CREW_API int

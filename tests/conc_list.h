@@ -45,6 +45,7 @@
 	X(wg_errors, 10)                                                      \
 	X(global_race16, 30)                                                  \
 	X(fairness_outside, 60)                                               \
+	X(fairness_outside_after_batch, 60)                                   \
 	X(blocked_owner, 60)                                                  \
 	X(blocked_after_helping, 60)                                          \
 	X(signals_while_parked, 60)                                           \

@@ -664,6 +664,71 @@ t_fairness_outside(void)
 	return 0;
 }
 
+/*
+ * The same after a refill from the global queue: one worker's ring holds
+ * tasks of an outside batch while spinners of that batch feed its LIFO
+ * stack.  The fairness check skips the global queue while the ring holds
+ * only tasks of the last refill from it, so this checks that the skip
+ * ends once the ring has drained (one task in CREW__LIFO_MAX_RUNS + 1),
+ * though the stack never empties and so the ring is never refilled: the
+ * rest of the batch and a later outside task must still get in.  (With
+ * two workers the second would steal and serve the global queue itself.)
+ */
+static void
+count_fn(crew_task *t)
+{
+	(void)t;
+	atomic_fetch_add(outside_runs, 1);
+}
+
+int
+t_fairness_outside_after_batch(void)
+{
+	const unsigned nspin = 2, nplain = 3000;
+	crew_pool *p = t_pool(1);
+	atomic_int stop = 0;
+	atomic_size_t runs = 0, plain = 0;
+	struct spinner s[2];
+	crew_task *tasks = calloc(nplain, sizeof(*tasks));
+	crew_task out = CREW_TASK_INIT(outside_fn);
+	crew_batch b = CREW_BATCH_INIT;
+	struct timespec t0, t1;
+	bool ran = false;
+
+	T_CHECK(p && tasks, "create");
+	atomic_store(&outside_seen_at, 0);
+	outside_runs = &plain;
+	/* Spinners first, so they reach the rings and the stacks early. */
+	for (unsigned i = 0; i < nspin; i++) {
+		s[i] = (struct spinner){ CREW_TASK_INIT(spinner_fn), &stop, &runs, p };
+		T_CHECK(crew_batch_push(&b, &s[i].task) == 0, "push");
+	}
+	for (unsigned i = 0; i < nplain; i++) {
+		tasks[i] = (crew_task)CREW_TASK_INIT(count_fn);
+		T_CHECK(crew_batch_push(&b, &tasks[i]) == 0, "push");
+	}
+	T_CHECK(crew_schedule(p, b) == 0, "schedule");
+	while (atomic_load(&runs) < 10000)
+		sched_yield();
+	T_CHECK(crew_submit(p, &out) == 0, "outside submit");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		if ((ran = atomic_load(&outside_seen_at) != 0))
+			break;
+		sched_yield();
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while (t1.tv_sec - t0.tv_sec < 10);
+	atomic_store(&stop, 1);
+	T_CHECK(ran, "the outside task starved for 10 s (%zu of %u batch "
+	    "tasks ran, %zu spinner runs)", atomic_load(&plain), nplain,
+	    atomic_load(&runs));
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	T_CHECK(atomic_load(&plain) == nplain, "%zu of %u batch tasks ran",
+	    atomic_load(&plain), nplain);
+	free(tasks);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* A task that schedules children and then blocks (without helping)     */
 /* until they ran: the others must take them from its LIFO stack.       */

@@ -396,6 +396,80 @@ Test(api, malformed_batches_are_einval, .timeout = 60)
 	pool_free(p);
 }
 
+/*
+ * crew_schedule checks a chain whose tasks sit at a constant stride by
+ * computing each next address and comparing the link with it (pool.c,
+ * batch_ok): every kind of break in such a chain must still be found,
+ * wherever it is, and a chain in any order must still be accepted.
+ */
+static void
+link_order(struct ctask *c, const size_t *order, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		ctask_init(&c[order[i]]);
+		c[order[i]].task.next = i + 1 < n ? &c[order[i + 1]].task : NULL;
+	}
+}
+
+Test(api, schedule_checks_chains_in_any_layout, .timeout = 60)
+{
+	enum { N = 1000 };
+	struct ctask *c = calloc(N, sizeof(*c));
+	size_t *order = calloc(N, sizeof(*order));
+	crew_pool *p;
+
+	cr_assert(c != NULL && order != NULL);
+	t_fail_create(0, 0, 0);
+	p = pool_with(2);
+	for (size_t i = 0; i < N; i++)
+		order[i] = i;
+	/* Breaks in an ascending chain, near its start, middle and end. */
+	for (size_t at = 1; at < N - 1; at += 499) {
+		link_order(c, order, N);
+		c[at].task.fn = NULL;
+		cr_assert_eq(crew_schedule(p, (crew_batch){ &c[0].task,
+		    &c[N - 1].task, N }), CREW_EINVAL, "NULL fn at %zu", at);
+		link_order(c, order, N);
+		c[at].task.next = &c[at + 2].task;	/* skips one */
+		cr_assert_eq(crew_schedule(p, (crew_batch){ &c[0].task,
+		    &c[N - 1].task, N }), CREW_EINVAL, "skip at %zu", at);
+		link_order(c, order, N);
+		c[at].task.next = &c[at / 2].task;	/* a cycle */
+		cr_assert_eq(crew_schedule(p, (crew_batch){ &c[0].task,
+		    &c[N - 1].task, N }), CREW_EINVAL, "cycle at %zu", at);
+		link_order(c, order, N);
+		c[at].task.next = NULL;			/* ends early */
+		cr_assert_eq(crew_schedule(p, (crew_batch){ &c[0].task,
+		    &c[N - 1].task, N }), CREW_EINVAL, "end at %zu", at);
+	}
+	link_order(c, order, N);
+	cr_assert_eq(crew_schedule(p, (crew_batch){ &c[0].task,
+	    &c[N - 1].task, N + 1 }), CREW_EINVAL, "len too long");
+	cr_assert_eq(crew_schedule(p, (crew_batch){ &c[0].task,
+	    &c[N - 1].task, N - 1 }), CREW_EINVAL, "len too short");
+	cr_assert_eq(crew_schedule(p, (crew_batch){ &c[0].task,
+	    &c[N - 2].task, N - 1 }), CREW_EINVAL, "tail not at the end");
+	expect_no_thread(p);
+	/* Well formed: ascending, descending, and runs of alternating
+	 * direction; each runs every task exactly once. */
+	for (int shape = 0; shape < 3; shape++) {
+		for (size_t i = 0; i < N; i++)
+			order[i] = shape == 0 ? i : shape == 1 ? N - 1 - i :
+			    (i / 10) * 10 + ((i / 10) % 2 ? 9 - i % 10 : i % 10);
+		link_order(c, order, N);
+		cr_assert_eq(crew_schedule(p, (crew_batch){ &c[order[0]].task,
+		    &c[order[N - 1]].task, N }), 0, "shape %d", shape);
+		for (size_t i = 0; i < N; i++)
+			cr_assert_eq(wait_at_least(&c[i].runs, 1, 30), 1,
+			    "shape %d: task %zu", shape, i);
+	}
+	pool_free(p);
+	for (size_t i = 0; i < N; i++)
+		cr_assert_eq(atomic_load(&c[i].runs), 1, "task %zu ran twice", i);
+	free(order);
+	free(c);
+}
+
 Test(api, empty_batch_is_ok_and_starts_nothing, .timeout = 60)
 {
 	crew_pool *p;
