@@ -231,32 +231,42 @@ bench_parse(struct bench_cfg *c, const char *runtime, int argc, char **argv)
  * submit_batch, idle_cpu's burst) call bench_tick_at(i) with their index
  * i: one relaxed increment of the counter of i's block (BENCH_BLOCK
  * consecutive indices, each block's counter on its own cache line).  The
- * task that completes a block counts the blocks down (acq_rel: the last
- * one has seen every block's final count), and the one that completes the
- * last block posts bench_done if the runtime needs an explicit completion
+ * task that completes a block counts its group's blocks down (BENCH_GROUP
+ * consecutive blocks, each group's count on its own line), the one that
+ * completes a group counts the groups down (acq_rel, both: the last one
+ * has seen every block's final count), and the one that completes the
+ * last group posts bench_done if the runtime needs an explicit completion
  * signal (crew and the mutex/condvar pool; OpenMP and TBB use their own
  * barrier / task_group::wait and never arm it).
  *
  * Blocks rather than one counter: with one counter every task of every
  * parallel runtime bounced the same cache line between the cores, and the
  * figure measured that line, not the scheduler (1M crew tasks took 17.5
- * ms on 2 workers and 8 ms on 1).  A runtime that runs the tasks on one
- * thread (libgomp runs a taskloop of more than 64 tasks per thread, and
- * any task created while 64 per thread are queued, undeferred on the
- * creating thread) pays about the same per task either way.  Blocks of 64
- * still share a line between runtimes that hand neighbouring tasks to
- * different threads, as real tasks writing neighbouring outputs would.
+ * ms on 2 workers and 8 ms on 1).  Groups for the same reason, one level
+ * up: with one count of blocks left, 1M tasks made 15.6K read-modify-
+ * writes of one line, alternating between the threads of a parallel
+ * runtime (0.6 ms of crew's 6 ms on 2 workers, in-process A/B).  A
+ * runtime that runs the tasks on one thread (libgomp runs a taskloop of
+ * more than 64 tasks per thread, and any task created while 64 per thread
+ * are queued, undeferred on the creating thread) pays about the same per
+ * task either way: it never waits for those lines.  Blocks of 64 still
+ * share a line between runtimes that
+ * hand neighbouring tasks to different threads, as real tasks writing
+ * neighbouring outputs would.
  *
  * bench_tick() (warm-up tasks) counts on one shared counter.
  */
 #define BENCH_BLOCK 64
+#define BENCH_GROUP 64			/* blocks */
 struct bench_block {
 	bench_atomic_long n;
 	char pad[64 - sizeof(long)];
 };
 static struct bench_block *bench_blocks;
 static long bench_nblocks;		/* allocated */
-static bench_atomic_long bench_blocks_left;
+static struct bench_block *bench_groups; /* n: blocks left to complete */
+static long bench_ngroups;		/* allocated */
+static bench_atomic_long bench_groups_left;
 static long bench_last_block;		/* index of the last block in use */
 static long bench_last_size;		/* and its size */
 static bench_atomic_long bench_count;
@@ -280,8 +290,22 @@ bench_tick_at(long i)
 	long want = b == bench_last_block ? bench_last_size : BENCH_BLOCK;
 
 	if (BENCH_FETCH_ADD(&bench_blocks[b].n, 1) + 1 == want &&
-	    BENCH_FETCH_SUB_ACQ_REL(&bench_blocks_left, 1) == 1 && bench_armed)
+	    BENCH_FETCH_SUB_ACQ_REL(&bench_groups[b / BENCH_GROUP].n, 1) == 1 &&
+	    BENCH_FETCH_SUB_ACQ_REL(&bench_groups_left, 1) == 1 && bench_armed)
 		sem_post(&bench_done);
+}
+
+static inline struct bench_block *
+bench_alloc_lines(long n)
+{
+	struct bench_block *a = (struct bench_block *)aligned_alloc(64,
+	    (size_t)n * sizeof(*a));
+
+	if (a == NULL) {
+		perror("aligned_alloc");
+		exit(1);
+	}
+	return a;
 }
 
 /*
@@ -292,20 +316,24 @@ static inline void
 bench_arm(long n, int use_sem)
 {
 	long nb = (n + BENCH_BLOCK - 1) / BENCH_BLOCK;
+	long ng = (nb + BENCH_GROUP - 1) / BENCH_GROUP;
 
 	if (nb > bench_nblocks) {
 		free(bench_blocks);
-		bench_blocks = (struct bench_block *)aligned_alloc(64,
-		    (size_t)nb * sizeof(*bench_blocks));
-		if (bench_blocks == NULL) {
-			perror("aligned_alloc");
-			exit(1);
-		}
+		bench_blocks = bench_alloc_lines(nb);
 		bench_nblocks = nb;
+	}
+	if (ng > bench_ngroups) {
+		free(bench_groups);
+		bench_groups = bench_alloc_lines(ng);
+		bench_ngroups = ng;
 	}
 	for (long b = 0; b < bench_nblocks; b++)
 		BENCH_STORE(&bench_blocks[b].n, 0);
-	BENCH_STORE(&bench_blocks_left, nb);
+	for (long g = 0; g < ng; g++)
+		BENCH_STORE(&bench_groups[g].n, g < ng - 1 ? BENCH_GROUP :
+		    nb - (ng - 1) * BENCH_GROUP);
+	BENCH_STORE(&bench_groups_left, ng);
 	bench_last_block = nb - 1;
 	bench_last_size = n - (nb - 1) * BENCH_BLOCK;
 	BENCH_STORE(&bench_count, 0);
