@@ -24,7 +24,9 @@ struct for_ctx {
 	crew_pool *pool;
 	void (*fn)(void *ctx, size_t lo, size_t hi);
 	void *ctx;
-	size_t grain;
+	size_t grain;		/* range per call while everyone is busy */
+	size_t fine;		/* per call near a range's end or with a
+				   worker idle (automatic grain); <= grain */
 };
 
 struct for_split {
@@ -72,7 +74,16 @@ for_range(struct for_ctx *fc, size_t lo, size_t hi)
 
 	crew_wg_init(&wg);
 	while (lo < hi) {
-		if (!serial && hi - lo > fc->grain && nsplit < 64 &&
+		size_t g = fc->grain;
+
+		/* Near the end of the range, or with a worker idle, go on in
+		 * finer calls, each followed by a look for a thief: else the
+		 * others wait out the last call of the loop, up to a whole
+		 * grain (pfor_uneven: ~1% of the run on 2 workers). */
+		if (fc->fine < g && (hi - lo <= 2 * g ||
+		    crew__pool_has_idle(fc->pool)))
+			g = fc->fine;
+		if (!serial && hi - lo > g && nsplit < 64 &&
 		    want_split(fc->pool)) {
 			struct for_split *s = &split[nsplit];
 
@@ -92,7 +103,7 @@ for_range(struct for_ctx *fc, size_t lo, size_t hi)
 			crew_wg_done(&wg);
 			serial = true;
 		}
-		step = hi - lo < fc->grain ? hi - lo : fc->grain;
+		step = hi - lo < g ? hi - lo : g;
 		fc->fn(fc->ctx, lo, lo + step);
 		lo += step;
 	}
@@ -126,6 +137,8 @@ crew_for(crew_pool *pool, size_t begin, size_t end, size_t grain,
 	fc.fn = fn;
 	fc.ctx = ctx;
 	fc.grain = grain ? grain : auto_grain(pool, end - begin);
+	/* An explicit grain is the smallest call the caller wants. */
+	fc.fine = grain ? grain : (fc.grain + 15) / 16;
 	for_range(&fc, begin, end);
 	return 0;
 }
