@@ -146,7 +146,6 @@ crew_wg_wait(crew_wg *wg)
 static int
 wg_wait_slow(_Atomic uint32_t *w, struct crew__worker *me)
 {
-	crew_task *t;
 	uint32_t s;
 	long nap = 20000;
 	unsigned misses = 0;
@@ -158,15 +157,12 @@ wg_wait_slow(_Atomic uint32_t *w, struct crew__worker *me)
 			wg_sleep(w, s, 0);
 			continue;
 		}
-		/* Fast path: our own newest work, most often the very
-		 * child we are waiting for. */
-		if ((t = crew__lifo_pop(&me->lifo)) != NULL) {
-			t->fn(t);
-			CREW__STAT_ADD(me, tasks_run, 1);
-			misses = 0;
-			nap = 20000;
-			continue;
-		}
+		/* Our own newest work first (most often the very child we
+		 * are waiting for), through the worker's search, whose
+		 * fairness check also runs here: a wait that only popped
+		 * its own stack, beside tasks that keep feeding it, never
+		 * took the outside task that it waited for (test
+		 * conc/fairness_in_helping_wait). */
 		if (crew__help_one(me)) {
 			misses = 0;
 			nap = 20000;

@@ -46,6 +46,7 @@
 	X(global_race16, 30)                                                  \
 	X(fairness_outside, 60)                                               \
 	X(fairness_outside_after_batch, 60)                                   \
+	X(fairness_in_helping_wait, 60)                                       \
 	X(blocked_owner, 60)                                                  \
 	X(blocked_after_helping, 60)                                          \
 	X(signals_while_parked, 60)                                           \

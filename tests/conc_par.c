@@ -729,6 +729,83 @@ t_fairness_outside_after_batch(void)
 	return 0;
 }
 
+/*
+ * And inside a helping wait: a task waits for a wait group that only an
+ * outside task completes, while the tasks it helps with (a spinner on its
+ * own LIFO stack) keep feeding that stack.  The wait must still take the
+ * outside task from the global queue (before, it popped its own stack in
+ * a loop of its own and never ran the fairness check: a hang on one
+ * worker).
+ */
+static atomic_int hw_started, hw_returned;
+
+struct hw_waiter {
+	crew_task task;
+	struct spinner *spin;
+	crew_wg *wg;
+};
+
+static void
+hw_waiter_fn(crew_task *t)
+{
+	struct hw_waiter *h = crew_container_of(t, struct hw_waiter, task);
+
+	crew_submit(h->spin->pool, &h->spin->task); /* onto our stack */
+	atomic_store(&hw_started, 1);
+	crew_wg_wait(h->wg);
+	atomic_store(&hw_returned, 1);
+}
+
+struct hw_outside {
+	crew_task task;
+	atomic_int *stop;
+	crew_wg *wg;
+};
+
+static void
+hw_outside_fn(crew_task *t)
+{
+	struct hw_outside *o = crew_container_of(t, struct hw_outside, task);
+
+	atomic_store(o->stop, 1);
+	crew_wg_done(o->wg);
+}
+
+int
+t_fairness_in_helping_wait(void)
+{
+	crew_pool *p = t_pool(1);
+	atomic_int stop = 0;
+	atomic_size_t runs = 0;
+	crew_wg wg = CREW_WG_INIT;
+	struct spinner spin = { CREW_TASK_INIT(spinner_fn), &stop, &runs, p };
+	struct hw_waiter h = { CREW_TASK_INIT(hw_waiter_fn), &spin, &wg };
+	struct hw_outside o = { CREW_TASK_INIT(hw_outside_fn), &stop, &wg };
+	struct timespec t0, t1;
+
+	T_CHECK(p, "create");
+	atomic_store(&hw_started, 0);
+	atomic_store(&hw_returned, 0);
+	crew_wg_add(&wg, 1);
+	T_CHECK(crew_submit(p, &h.task) == 0, "submit");
+	while (!atomic_load(&hw_started) || atomic_load(&runs) < 1000)
+		sched_yield();
+	T_CHECK(crew_submit(p, &o.task) == 0, "outside submit");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		if (atomic_load(&hw_returned))
+			break;
+		sched_yield();
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while (t1.tv_sec - t0.tv_sec < 10);
+	/* Stopping the spinner lets a starved wait find the task anyway. */
+	atomic_store(&stop, 1);
+	T_CHECK(atomic_load(&hw_returned), "the helping wait starved the "
+	    "outside task for 10 s (%zu spinner runs)", atomic_load(&runs));
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* A task that schedules children and then blocks (without helping)     */
 /* until they ran: the others must take them from its LIFO stack.       */
