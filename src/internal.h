@@ -189,6 +189,7 @@ struct crew__worker {
 	                               last refill from the global queue */
 	unsigned fair_look_wait;    /* O: checks that skip the victim look */
 	unsigned fair_look_skip;    /* O: of which are left */
+	uint64_t fair_look_tick;    /* O: the coarse clock the skips run in */
 	uint64_t fair_look_ns;      /* O: when it last looked at a victim */
 	unsigned fair_rot;          /* O: which source that check tries first */
 	unsigned fair_victim;       /* O: the victim it watches (victims[]) */

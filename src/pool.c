@@ -162,11 +162,11 @@ signal_drained(struct crew_pool *p)
 }
 
 static uint64_t
-now_ns(void)
+clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -190,8 +190,8 @@ spawn_rollback(struct crew_pool *p)
 	atomic_store_explicit(&p->retry_backoff_ns, backoff,
 	    memory_order_relaxed);
 	/* relaxed: as above */
-	atomic_store_explicit(&p->retry_after_ns, now_ns() + backoff,
-	    memory_order_relaxed);
+	atomic_store_explicit(&p->retry_after_ns,
+	    clock_ns(CLOCK_MONOTONIC_COARSE) + backoff, memory_order_relaxed);
 	/* relaxed: starting guess for the CAS */
 	s = atomic_load_explicit(&p->sync, memory_order_relaxed);
 	do
@@ -220,8 +220,8 @@ spawn_retry(struct crew_pool *p)
 	uint32_t s, n;
 
 	/* relaxed: backoff bookkeeping */
-	if (now_ns() < atomic_load_explicit(&p->retry_after_ns,
-	    memory_order_relaxed))
+	if (clock_ns(CLOCK_MONOTONIC_COARSE) <
+	    atomic_load_explicit(&p->retry_after_ns, memory_order_relaxed))
 		return;
 	/* relaxed: one retrier at a time; the sync CAS below decides */
 	if (!atomic_exchange_explicit(&p->spawn_retry, 0, memory_order_relaxed))
@@ -477,24 +477,31 @@ victim_take_one(struct crew_pool *p, struct crew__worker *w, bool *more)
  * other worker writes with every task it runs, which costs both of them a
  * miss (submit_batch, 2 workers: 0.3 ms of a 6 ms run).  The clock read
  * costs too (~20 ns a check): after a check that was not due, the next
- * 1, 2, 4 ... 32 checks skip it (and the look).
+ * 1, 2, 4 ... 32 checks skip it (and the look), but only while the coarse
+ * clock (~5 ns to read, 1-4 ms a tick) stays on the same tick, so that
+ * longer tasks after a run of short ones are not left that many checks
+ * without a look.
  */
 static bool
 victim_due(struct crew__worker *w)
 {
-	struct timespec ts;
 	uint64_t now;
 
 	if (w->fair_look_skip > 0) {
-		w->fair_look_skip--;
-		return false;
+		now = clock_ns(CLOCK_MONOTONIC_COARSE);
+		if (now == w->fair_look_tick) {
+			w->fair_look_skip--;
+			return false;
+		}
+		w->fair_look_skip = 0;
+		w->fair_look_wait = 0;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	now = clock_ns(CLOCK_MONOTONIC);
 	if (now - w->fair_look_ns < CREW__FAIR_NS) {
 		w->fair_look_wait = w->fair_look_wait == 0 ? 1 :
 		    w->fair_look_wait < 32 ? 2 * w->fair_look_wait : 32;
 		w->fair_look_skip = w->fair_look_wait;
+		w->fair_look_tick = clock_ns(CLOCK_MONOTONIC_COARSE);
 		return false;
 	}
 	w->fair_look_wait = 0;
@@ -1024,9 +1031,8 @@ schedule(struct crew_pool *p, crew_task *head, crew_task *tail, size_t len)
  * when the tasks sit at a constant stride (an array of tasks, or of
  * structs that hold one): while each link is `stride` past its task, the
  * next address is computed instead of loaded, and each loaded link is
- * only compared with it, so the loads do not wait for one another.  The
- * comparison is written as a difference so that the compiler does not
- * substitute the loaded link for the computed address.
+ * only compared with it, so the loads do not wait for one another (as in
+ * crew__ring_fill, ring.h; GCC 12 and Clang keep it so).
  */
 static bool
 batch_ok(const crew_batch *b)
