@@ -287,12 +287,13 @@ CREW_API int crew_wg_wait(crew_wg *wg);
 
 /*
  * Parallel for: calls fn(ctx, lo, hi) on disjoint subranges that cover
- * [begin, end) exactly once, and returns when all have run.  grain is the
- * smallest range worth a call; no call gets more.  0: automatic, about
- * 256 calls per worker while every worker is busy, and 16 times finer near
- * the end of a range or while a worker is idle, so that the last calls of
- * an uneven loop are shared too.  The calling thread takes part.  Ranges are split lazily, only when another worker can take the
- * other half, with descriptors on the callers' stacks: no heap allocation.
+ * [begin, end) exactly once, and returns when all have run.  No call gets
+ * more than grain indices, and a range of grain or fewer is not split
+ * further.  grain 0: automatic, about 256 calls per worker, and 16 times
+ * finer (calls and splits) within two such calls of a range's end, so
+ * that the end of a loop is shared too.  The calling thread takes part.
+ * Ranges are split lazily, only when another worker can take the other
+ * half, with descriptors on the callers' stacks: no heap allocation.
  * Callable from any thread and from inside a task of the same pool (nested);
  * on a pool that has no worker it completes on the caller.  pool NULL means
  * crew_global().  Returns 0, or CREW_EINVAL (NULL fn, begin > end).

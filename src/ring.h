@@ -250,8 +250,9 @@ crew__ring_steal_one(struct crew__worker *victim)
  * the next address is computed rather than loaded and each loaded link is
  * only compared with it, so the loads do not wait for one another (a plain
  * walk waits a full load latency, often a miss, per task).  The loop exit,
- * not a select, ends a run, and the test is a difference, so that the
- * compiler cannot put the loaded link back on the critical path.
+ * not a select, ends a run, and the test is a difference: written so, GCC
+ * 12 and Clang keep the loaded link off the critical path (a compiler
+ * that put it back would cost speed, not correctness).
  */
 static inline uint32_t
 crew__ring_fill(struct crew__worker *w, uint32_t at, uint32_t max,
