@@ -217,6 +217,8 @@ struct crew_pool {
 	alignas(CREW__CACHELINE) struct crew__queue global;   /* S */
 	_Atomic uint64_t global_pushes;                       /* S */
 	alignas(CREW__CACHELINE) _Atomic uint32_t sync;       /* S: packed sync word */
+	_Atomic int waker_cpu;  /* S: CPU of the last worker that woke one
+	                           (spread_from), or -1 */
 	alignas(CREW__CACHELINE) struct crew__event idle_event; /* S */
 	_Atomic uint32_t drain_epoch;   /* S: bumped when the pool drains */
 	_Atomic uint32_t nworkers;      /* S: published prefix of workers[] */
@@ -241,6 +243,9 @@ struct crew_pool {
 	 * min(max_threads, crew__default_threads() at create, i.e. the CPUs
 	 * in the creating thread's affinity mask and the cgroup quota). */
 	unsigned hot;                   /* I */
+	/* A worker woken onto its waking worker's CPU steps off it
+	 * (spread_from): unpinned, max_threads <= hot, max_threads > 1. */
+	bool spread;                    /* I */
 	size_t stack_size;              /* I */
 	char name_prefix[16];           /* I */
 	crew_config cfg;                /* I */

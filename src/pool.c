@@ -309,10 +309,17 @@ notify_slow(struct crew_pool *p, bool is_waking)
 			break;
 	}
 	CREW__CHAOS();
-	if (act == CREW__N_WAKE)
+	if (act == CREW__N_WAKE) {
+		if (p->spread)
+			/* relaxed: a placement hint for the wakee
+			 * (spread_from), nothing to order */
+			atomic_store_explicit(&p->waker_cpu,
+			    crew__tls_worker != NULL ? sched_getcpu() : -1,
+			    memory_order_relaxed);
 		crew__event_notify(&p->idle_event, wake_prefer(p));
-	else if (act == CREW__N_SPAWN)
+	} else if (act == CREW__N_SPAWN) {
 		spawn(p);
+	}
 }
 
 /*
@@ -342,6 +349,39 @@ handoff_waking(struct crew_pool *p, bool pushed)
 
 /* ------------------------------------------------------------------ */
 /* The worker.                                                         */
+
+/*
+ * An unpinned worker just woken by another worker, and running on that
+ * worker's CPU, steps off it: it narrows its own affinity to the other
+ * CPUs it may use, which moves it now, and restores it at once.  Linux
+ * often places a futex wakee on its waker's CPU, and in a guest whose
+ * other vCPU is halted it could leave both workers there for a whole run:
+ * on 2 vCPUs, half of the 2-worker fib runs took twice as long, with each
+ * worker runnable-but-waiting for the other's run time (schedstat); a
+ * worker that wakes another keeps running, since it woke it for work left
+ * over.  Only for pools not pinned (CREW_PIN_NONE) that have no more
+ * workers than usable CPUs (p->spread); a wake-up by a thread that is not
+ * a worker (an outside submitter, which then usually sleeps) is left to
+ * the kernel: running there is the fastest start.
+ */
+static __attribute__((noinline)) void
+spread_from(struct crew_pool *p)
+{
+	/* relaxed: a hint (see notify_slow) */
+	int wc = atomic_load_explicit(&p->waker_cpu, memory_order_relaxed);
+	int cpu;
+	cpu_set_t all, others;
+
+	if (wc < 0 || (cpu = sched_getcpu()) != wc)
+		return;
+	if (sched_getaffinity(0, sizeof(all), &all) != 0 ||
+	    CPU_COUNT(&all) < 2 || !CPU_ISSET(cpu, &all))
+		return;
+	others = all;
+	CPU_CLR(cpu, &others);
+	if (sched_setaffinity(0, sizeof(others), &others) == 0)
+		(void)sched_setaffinity(0, sizeof(all), &all);
+}
 
 /* Returns -1 at shutdown, else whether we now hold the waking role. */
 static CREW__HOT int
@@ -384,6 +424,8 @@ worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking)
 		crew__event_wait(&p->idle_event,
 		    w->index < p->hot ? CREW__EV_HOT : CREW__EV_COLD);
 		CREW__STAT_ADD(w, wakeups, 1);
+		if (p->spread)
+			spread_from(p);
 		/* relaxed: re-examined by the loop */
 		s = atomic_load_explicit(&p->sync, memory_order_relaxed);
 	}
@@ -1163,6 +1205,9 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	atomic_init(&p->pin_failures, 0);
 	p->max_threads = max;
 	p->hot = ncpu < max ? ncpu : max;
+	p->spread = crew__topo_mode(p->plan) == CREW_PIN_NONE &&
+	    max <= p->hot && max > 1;
+	atomic_init(&p->waker_cpu, -1);
 	p->stack_size = cfg->stack_size;
 	p->cfg = *cfg;
 	snprintf(p->name_prefix, sizeof(p->name_prefix), "%s",

@@ -51,7 +51,8 @@
 	X(blocked_after_helping, 60)                                          \
 	X(signals_while_parked, 60)                                           \
 	X(overflow_self_feeding, 60)                                          \
-	X(oversub_wakes_first_workers, 60)
+	X(oversub_wakes_first_workers, 60)                                    \
+	X(wakee_leaves_busy_wakers_cpu, 60)
 
 #define CONC_DECL(name, timeout) int t_##name(void);
 CONC_CASES(CONC_DECL)
