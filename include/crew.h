@@ -144,11 +144,15 @@ crew_batch_push(crew_batch *b, crew_task *task)
  * hwloc (once per process, about 1 ms) and plans a place for every worker
  * index within the CPUs the creating thread may use (its affinity mask):
  *
- *   CREW_PIN_NONE   workers are not bound (the default).  In a pool of no
+ *   CREW_PIN_NONE   workers are not bound (the default).  With CREW_SPREAD=1
+ *                   in the environment when the pool is created, and no
  *                   more workers than usable CPUs, a worker woken by a
  *                   busy worker and started by Linux on that worker's CPU
  *                   moves itself off it (it narrows its affinity to the
- *                   other CPUs and restores it at once).
+ *                   other CPUs and restores it at once).  For guests whose
+ *                   kernel leaves both on one vCPU; off by default since,
+ *                   from Linux 6.2, the restored mask no longer widens
+ *                   when the cgroup's cpuset grows.
  *   CREW_PIN_CORES  worker i is bound to the i-th usable physical core (all
  *                   its hardware threads); cores in topology order (package
  *                   by package, L3 by L3, L2 by L2), so neighbouring

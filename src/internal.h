@@ -14,6 +14,7 @@
 #include "crew.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -206,6 +207,8 @@ struct crew__worker {
 	bool mem_bound;             /* I: block bound to the worker's node */
 	size_t block_size;          /* I: bytes of the block (struct + array) */
 	pthread_t thread;           /* L: valid once started */
+	bool spread_off;            /* O: spread_from does not apply */
+	cpu_set_t spread_mask;      /* O: our affinity at start */
 	struct crew__stats stats;   /* O writes, anyone reads */
 };
 
@@ -244,7 +247,8 @@ struct crew_pool {
 	 * in the creating thread's affinity mask and the cgroup quota). */
 	unsigned hot;                   /* I */
 	/* A worker woken onto its waking worker's CPU steps off it
-	 * (spread_from): unpinned, max_threads <= hot, max_threads > 1. */
+	 * (spread_from): CREW_SPREAD=1, unpinned, max_threads <= hot,
+	 * max_threads > 1. */
 	bool spread;                    /* I */
 	size_t stack_size;              /* I */
 	char name_prefix[16];           /* I */

@@ -350,37 +350,71 @@ handoff_waking(struct crew_pool *p, bool pushed)
 /* ------------------------------------------------------------------ */
 /* The worker.                                                         */
 
+/* Whether CREW_SPREAD=1 is set (spread_from). */
+static bool
+spread_wanted(void)
+{
+	const char *v = getenv("CREW_SPREAD");
+
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
 /*
- * An unpinned worker just woken by another worker, and running on that
- * worker's CPU, steps off it: it narrows its own affinity to the other
- * CPUs it may use, which moves it now, and restores it at once.  Linux
- * often places a futex wakee on its waker's CPU, and in a guest whose
- * other vCPU is halted it could leave both workers there for a whole run:
- * on 2 vCPUs, half of the 2-worker fib runs took twice as long, with each
- * worker runnable-but-waiting for the other's run time (schedstat); a
- * worker that wakes another keeps running, since it woke it for work left
- * over.  Only for pools not pinned (CREW_PIN_NONE) that have no more
- * workers than usable CPUs (p->spread); a wake-up by a thread that is not
- * a worker (an outside submitter, which then usually sleeps) is left to
- * the kernel: running there is the fastest start.
+ * CREW_SPREAD=1 (read at pool creation; off by default): an unpinned
+ * worker just woken by another worker, and running on that worker's CPU,
+ * steps off it: it narrows its own affinity to the other CPUs it may use,
+ * which moves it now, and restores it at once.  Linux often places a
+ * futex wakee on its waker's CPU, and in a KVM guest whose other vCPU is
+ * halted it could leave both workers there for a whole run: on 2 vCPUs,
+ * half of the 2-worker fib runs took twice as long, with each worker
+ * runnable-but-waiting for the other's run time (schedstat); a worker that
+ * wakes another keeps running, since it woke it for work left over.
+ *
+ * Off by default because of what the restore cannot undo: since Linux 6.2
+ * any sched_setaffinity() also records the mask as the thread's own
+ * request, so a later change of the cgroup's cpuset no longer widens it
+ * past the CPUs usable at that moment; and an affinity set by another
+ * thread between our read and our restore is lost.  The mask is compared
+ * with the one the worker started with (after pinning and on_thread_start)
+ * and the step is skipped once it differs.  Only for pools not pinned
+ * (CREW_PIN_NONE) that have no more workers than usable CPUs (p->spread);
+ * a wake-up by a thread that is not a worker (an outside submitter, which
+ * then usually sleeps) is left to the kernel: running there is the
+ * fastest start.
  */
 static __attribute__((noinline)) void
-spread_from(struct crew_pool *p)
+spread_from(struct crew_pool *p, struct crew__worker *w)
 {
-	/* relaxed: a hint (see notify_slow) */
-	int wc = atomic_load_explicit(&p->waker_cpu, memory_order_relaxed);
+	/* relaxed: a hint (see notify_slow); taken, so that it serves one
+	 * wake-up only */
+	int wc = atomic_exchange_explicit(&p->waker_cpu, -1,
+	    memory_order_relaxed);
 	int cpu;
-	cpu_set_t all, others;
+	cpu_set_t now, others;
 
-	if (wc < 0 || (cpu = sched_getcpu()) != wc)
+	if (wc < 0 || w->spread_off || (cpu = sched_getcpu()) != wc)
 		return;
-	if (sched_getaffinity(0, sizeof(all), &all) != 0 ||
-	    CPU_COUNT(&all) < 2 || !CPU_ISSET(cpu, &all))
+	if (sched_getaffinity(0, sizeof(now), &now) != 0 ||
+	    !CPU_EQUAL(&now, &w->spread_mask) || CPU_COUNT(&now) < 2 ||
+	    !CPU_ISSET(cpu, &now)) {
+		w->spread_off = true;	/* someone else set it: leave it be */
 		return;
-	others = all;
+	}
+	others = now;
 	CPU_CLR(cpu, &others);
-	if (sched_setaffinity(0, sizeof(others), &others) == 0)
-		(void)sched_setaffinity(0, sizeof(all), &all);
+	if (sched_setaffinity(0, sizeof(others), &others) != 0)
+		return;
+	if (sched_setaffinity(0, sizeof(now), &now) != 0 &&
+	    sched_setaffinity(0, sizeof(now), &now) != 0)
+		w->spread_off = true;	/* left narrowed: never again */
+}
+
+/* At worker start: whether this worker takes part (spread_from). */
+static void
+spread_init(struct crew_pool *p, struct crew__worker *w)
+{
+	w->spread_off = !p->spread ||
+	    sched_getaffinity(0, sizeof(w->spread_mask), &w->spread_mask) != 0;
 }
 
 /* Returns -1 at shutdown, else whether we now hold the waking role. */
@@ -425,7 +459,7 @@ worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking)
 		    w->index < p->hot ? CREW__EV_HOT : CREW__EV_COLD);
 		CREW__STAT_ADD(w, wakeups, 1);
 		if (p->spread)
-			spread_from(p);
+			spread_from(p, w);
 		/* relaxed: re-examined by the loop */
 		s = atomic_load_explicit(&p->sync, memory_order_relaxed);
 	}
@@ -931,6 +965,7 @@ worker_main(void *arg)
 	name_thread(p, w->index);
 	if (p->cfg.on_thread_start)
 		p->cfg.on_thread_start(p->cfg.hook_ctx, w->index);
+	spread_init(p, w);
 	while ((r = worker_wait(p, w, waking)) >= 0) {
 		waking = r;
 		woke = true;
@@ -1205,8 +1240,9 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	atomic_init(&p->pin_failures, 0);
 	p->max_threads = max;
 	p->hot = ncpu < max ? ncpu : max;
-	p->spread = crew__topo_mode(p->plan) == CREW_PIN_NONE &&
-	    max <= p->hot && max > 1;
+	p->spread = spread_wanted() &&
+	    crew__topo_mode(p->plan) == CREW_PIN_NONE && max <= p->hot &&
+	    max > 1;
 	atomic_init(&p->waker_cpu, -1);
 	p->stack_size = cfg->stack_size;
 	p->cfg = *cfg;
