@@ -186,8 +186,8 @@ struct crew__worker {
 	unsigned lifo_runs;         /* O: consecutive tasks taken from lifo */
 	unsigned helping;           /* O: nesting of crew_wg_wait helping */
 	unsigned fair_left;         /* O: searches until the fairness check */
-	bool ring_global;           /* O: the ring holds only tasks of our
-	                               last refill from the global queue */
+	uint32_t global_tail;       /* O: our tail after our last refill
+	                               from the global queue */
 	unsigned fair_look_wait;    /* O: checks that skip the victim look */
 	unsigned fair_look_skip;    /* O: of which are left */
 	uint64_t fair_look_tick;    /* O: the coarse clock the skips run in */

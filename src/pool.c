@@ -586,6 +586,20 @@ victim_due(struct crew__worker *w)
 }
 
 /*
+ * Whether our ring holds tasks of our last refill from the global queue and
+ * nothing else, outside helping waits: every other fill of the ring (a
+ * push, a steal, a refill from an overflow queue) moves its tail on from
+ * where that refill left it.
+ */
+static inline bool
+ring_from_global(struct crew__worker *w)
+{
+	/* relaxed: only this thread stores tail */
+	return w->helping == 0 && atomic_load_explicit(&w->tail,
+	    memory_order_relaxed) == w->global_tail && crew__ring_size(w) > 0;
+}
+
+/*
  * Every CREW__FAIR_TICK searches: one task from the global queue, from our
  * own overflow queue, or from another worker (victim_take_one), each tried
  * first on every third check, the others after it.  A worker whose tasks
@@ -597,11 +611,11 @@ victim_due(struct crew__worker *w)
  * test conc/blocked_child_beside_feeder).
  *
  * The global queue is skipped while our ring holds tasks of our last
- * refill from it and nothing else, outside helping waits: we serve that
- * queue already (in its order, at least one task in CREW__LIFO_MAX_RUNS +
- * 1 pops), and taking one more costs two read-modify-writes of the line
- * that its every consumer and producer writes (submit_batch, 2 workers:
- * 0.3 ms of a 6 ms run).  Test conc/fairness_outside_after_batch.  Another
+ * refill from it and nothing else, outside helping waits
+ * (ring_from_global): we serve that queue already (in its order, at
+ * least one task in CREW__LIFO_MAX_RUNS + 1 pops), and taking one more
+ * costs two read-modify-writes of the line that its every consumer and
+ * producer writes (submit_batch, 2 workers: 0.3 ms of a 6 ms run).  Test conc/fairness_outside_after_batch.  Another
  * worker is looked at no sooner than CREW__FAIR_NS after the last look
  * (victim_due).
  */
@@ -614,8 +628,7 @@ fair_take(struct crew_pool *p, struct crew__worker *w, bool *more)
 	for (unsigned i = 0; i < 3 && t == NULL; i++) {
 		switch ((r + i) % 3) {
 		case 0:
-			if (!w->ring_global || w->helping ||
-			    crew__ring_size(w) == 0)
+			if (!ring_from_global(w))
 				t = queue_take_one(&p->global, more);
 			break;
 		case 1:
@@ -649,7 +662,6 @@ lifo_steal(struct crew__worker *w, struct crew__worker *v, uint32_t *got)
 		prev = t;
 	prev->next = NULL;
 	len = *got - 1;
-	w->ring_global = false;
 	if (crew__ring_push(w, &first, &prev, &len))
 		(void)crew__queue_push(&w->ovf, first, prev);
 	return last;
@@ -763,13 +775,13 @@ find_work_slow(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 	if ((t = crew__ring_pop(w)) != NULL ||
 	    (t = crew__lifo_pop(&w->lifo)) != NULL)
 		goto other;
-	if ((t = crew__ring_refill(w, &w->ovf, &got)) != NULL) {
-		w->ring_global = false;
+	if ((t = crew__ring_refill(w, &w->ovf, &got)) != NULL)
 		goto refilled;
-	}
 	*busy |= crew__queue_maybe_nonempty(&w->ovf);
 	if ((t = crew__ring_refill(w, &p->global, &got)) != NULL) {
-		w->ring_global = got > 1;
+		/* relaxed: only this thread stores tail */
+		w->global_tail = atomic_load_explicit(&w->tail,
+		    memory_order_relaxed);
 		/* Producers may have pushed while we held the lock: their
 		 * notify saw a searcher busy and may have been absorbed, so
 		 * leftovers get a notify of their own (found by the spin model
@@ -787,14 +799,12 @@ find_work_slow(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 		CREW__STAT_ADD(w, steal_attempts, 1);
 		/* The victim drains its overflow queue last: take it first. */
 		if ((t = crew__ring_refill(w, &v->ovf, &got)) != NULL) {
-			w->ring_global = false;
 			CREW__STAT_ADD(w, tasks_stolen, got);
 			*pushed = got > 1 || crew__queue_maybe_nonempty(&v->ovf);
 			goto other;
 		}
 		*busy |= crew__queue_maybe_nonempty(&v->ovf);
 		if ((t = crew__ring_steal(w, v, &got)) != NULL) {
-			w->ring_global = false;
 			CREW__STAT_ADD(w, tasks_stolen, got);
 			/* Work left with the victim also gets a notify, in
 			 * case the victim is blocked in a long task. */
@@ -1033,7 +1043,6 @@ static CREW__HOT __attribute__((noinline)) void
 push_ring(struct crew__worker *w, crew_task *head, crew_task *tail,
     size_t len)
 {
-	w->ring_global = false;
 	if (crew__ring_push(w, &head, &tail, &len)) {
 		CREW__STAT_ADD(w, overflow_migrations, 1);
 		CREW__CHAOS();
