@@ -1070,7 +1070,6 @@ t_overflow_self_feeding(void)
 static _Atomic pid_t prefer_tid[PREFER_WORKERS];
 static crew_pool *prefer_pool;
 static atomic_int prefer_ran_on;
-static atomic_int prefer_busy;
 
 static void
 prefer_on_start(void *ctx, unsigned index)
@@ -1087,14 +1086,39 @@ prefer_record(crew_task *t)
 	atomic_store(&prefer_ran_on, crew_worker_index(prefer_pool));
 }
 
-/* Keeps a worker busy until every worker has started one. */
+/* Keeps a worker busy until hold_want workers have started one, so that
+ * a pool spawns them all (hold_start); hold_release lets stragglers go. */
+static atomic_int hold_busy, hold_want;
+
 static void
-prefer_hold(crew_task *t)
+hold_fn(crew_task *t)
 {
 	(void)t;
-	atomic_fetch_add(&prefer_busy, 1);
-	while (atomic_load(&prefer_busy) < PREFER_WORKERS)
+	atomic_fetch_add(&hold_busy, 1);
+	while (atomic_load(&hold_busy) < atomic_load(&hold_want))
 		usleep(100);
+}
+
+/* Submits n hold tasks (hold[0..n)) to p; 0, or -1 if a submit failed. */
+static int
+hold_start(crew_pool *p, crew_task *hold, int n)
+{
+	int rc = 0;
+
+	atomic_store(&hold_busy, 0);
+	atomic_store(&hold_want, n);
+	for (int i = 0; i < n; i++) {
+		hold[i] = (crew_task)CREW_TASK_INIT(hold_fn);
+		if (crew_submit(p, &hold[i]) != 0)
+			rc = -1;
+	}
+	return rc;
+}
+
+static void
+hold_release(void)
+{
+	atomic_store(&hold_want, 0);
 }
 
 /* Whether thread tid is blocked in futex() (/proc/.../syscall gives the
@@ -1168,12 +1192,7 @@ t_oversub_wakes_first_workers(void)
 	}
 	t_watch_pool(prefer_pool);
 	/* Start every worker: each task holds one until all four run. */
-	atomic_store(&prefer_busy, 0);
-	for (int i = 0; i < PREFER_WORKERS; i++) {
-		hold[i] = (crew_task)CREW_TASK_INIT(prefer_hold);
-		if (crew_submit(prefer_pool, &hold[i]) != 0)
-			rc = -1;
-	}
+	rc = hold_start(prefer_pool, hold, PREFER_WORKERS);
 	/* Later spawns (none expected) and the main thread: back to all. */
 	sched_setaffinity(0, sizeof(saved), &saved);
 	T_CHECK_OR(out, rc == 0, "submit");
@@ -1195,7 +1214,7 @@ t_oversub_wakes_first_workers(void)
 out:
 	/* Releases hold tasks still waiting (a failed submit) before the
 	 * pool, which runs them all, goes. */
-	atomic_store(&prefer_busy, PREFER_WORKERS);
+	hold_release();
 	T_CHECK(crew_pool_destroy(prefer_pool) == 0, "destroy");
 	return result;
 }
@@ -1208,16 +1227,6 @@ out:
 static _Atomic pid_t spread_tid[2];
 static crew_pool *spread_pool;
 static atomic_int spread_cpu_a, spread_cpu_b, spread_child_started;
-static atomic_int spread_busy;
-
-static void
-spread_hold(crew_task *t)
-{
-	(void)t;
-	atomic_fetch_add(&spread_busy, 1);
-	while (atomic_load(&spread_busy) < 2)
-		usleep(100);
-}
 
 static void
 spread_on_start(void *ctx, unsigned index)
@@ -1308,11 +1317,7 @@ t_wakee_leaves_busy_wakers_cpu(void)
 	T_CHECK(rc == 0, "create");
 	t_watch_pool(spread_pool);
 	/* Start both workers: each hold task waits until both run. */
-	atomic_store(&spread_busy, 0);
-	for (int i = 0; i < 2; i++) {
-		hold[i] = (crew_task)CREW_TASK_INIT(spread_hold);
-		T_CHECK_OR(out, crew_submit(spread_pool, &hold[i]) == 0, "submit");
-	}
+	T_CHECK_OR(out, hold_start(spread_pool, hold, 2) == 0, "submit");
 	for (int r = 0; r < SPREAD_ROUNDS; r++) {
 		T_CHECK_OR(out, wait_parked(spread_pool, spread_tid, 2) == 0,
 		    "round %d: the workers did not both park within 2 s", r);
@@ -1343,7 +1348,7 @@ t_wakee_leaves_busy_wakers_cpu(void)
 	    "started on its busy waker's CPU", same, counted);
 	result = 0;
 out:
-	atomic_store(&spread_busy, 2);	/* releases hold tasks still waiting */
+	hold_release();	/* hold tasks still waiting go */
 	T_CHECK(crew_pool_destroy(spread_pool) == 0, "destroy");
 	return result;
 }
