@@ -306,7 +306,7 @@ print_stats(void)
 	fprintf(stderr, "stats: timed runs %d (counters include warm-up) "
 	    "spawned %llu run %llu stolen %llu steal_attempts %llu parks %llu "
 	    "wakeups %llu local %llu pin_mode %u pinned %llu "
-	    "pin_failures %llu\n", timed_count,
+	    "pin_failures %llu spins %llu spin_hits %llu\n", timed_count,
 	    (unsigned long long)st.threads_spawned,
 	    (unsigned long long)st.tasks_run,
 	    (unsigned long long)st.tasks_stolen,
@@ -315,7 +315,9 @@ print_stats(void)
 	    (unsigned long long)st.wakeups,
 	    (unsigned long long)st.local_pushes, st.pin_mode,
 	    (unsigned long long)st.pinned_workers,
-	    (unsigned long long)st.pin_failures);
+	    (unsigned long long)st.pin_failures,
+	    (unsigned long long)st.spins,
+	    (unsigned long long)st.spin_hits);
 }
 
 static void

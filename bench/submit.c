@@ -176,7 +176,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "crew stats: spawned=%llu tasks_run=%llu "
 		    "global_pushes=%llu local_pushes=%llu stolen=%llu "
 		    "steal_attempts=%llu parks=%llu wakeups=%llu pin_mode=%u "
-		    "pinned=%llu pin_failures=%llu\n",
+		    "pinned=%llu pin_failures=%llu spins=%llu "
+		    "spin_hits=%llu\n",
 		    (unsigned long long)st.threads_spawned,
 		    (unsigned long long)st.tasks_run,
 		    (unsigned long long)st.global_pushes,
@@ -186,7 +187,9 @@ main(int argc, char **argv)
 		    (unsigned long long)st.parks,
 		    (unsigned long long)st.wakeups, st.pin_mode,
 		    (unsigned long long)st.pinned_workers,
-		    (unsigned long long)st.pin_failures);
+		    (unsigned long long)st.pin_failures,
+		    (unsigned long long)st.spins,
+		    (unsigned long long)st.spin_hits);
 	}
 	{
 		crew_stats st;

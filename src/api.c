@@ -49,7 +49,29 @@ crew_config_init(crew_config *cfg)
 	/* CREW_PIN: none, cores, pus or numa; anything else is none. */
 	if (!crew__pin_parse(getenv("CREW_PIN"), &cfg->pin))
 		cfg->pin = CREW_PIN_NONE;
+	/* CREW_SPIN_US: decimal microseconds; anything else is the default. */
+	if (!crew__spin_parse(getenv("CREW_SPIN_US"), &cfg->spin_us))
+		cfg->spin_us = crew__default_threads() >= CREW_SPIN_MIN_CPUS ?
+		    CREW_SPIN_US_DEFAULT : 0;
 	return 0;
+}
+
+bool
+crew__spin_parse(const char *s, unsigned *out)
+{
+	unsigned long v = 0;
+
+	if (s == NULL || *s == '\0')
+		return false;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (unsigned long)(*s - '0');
+		if (v > CREW_SPIN_US_MAX)
+			return false;
+	}
+	*out = (unsigned)v;
+	return true;
 }
 
 static const char *const pin_names[] = { "none", "cores", "pus", "numa" };

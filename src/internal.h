@@ -86,6 +86,8 @@ struct crew__stats {
 	_Atomic uint64_t tasks_stolen;
 	_Atomic uint64_t parks;
 	_Atomic uint64_t wakeups;
+	_Atomic uint64_t spins;
+	_Atomic uint64_t spin_hits;
 };
 
 /*
@@ -222,6 +224,10 @@ struct crew_pool {
 	alignas(CREW__CACHELINE) _Atomic uint32_t sync;       /* S: packed sync word */
 	_Atomic int waker_cpu;  /* S: CPU of the last worker that woke one
 	                           (spread_from), or -1 */
+	/* S: workers polling before they park (worker_spin); a wake-up is
+	 * left to them while one polls (notify_slow).  On the sync word's
+	 * line: notify_slow reads both. */
+	_Atomic uint32_t spinning;
 	alignas(CREW__CACHELINE) struct crew__event idle_event; /* S */
 	_Atomic uint32_t drain_epoch;   /* S: bumped when the pool drains */
 	_Atomic uint32_t nworkers;      /* S: published prefix of workers[] */
@@ -250,6 +256,7 @@ struct crew_pool {
 	 * (spread_from): CREW_SPREAD=1, unpinned, max_threads <= hot,
 	 * max_threads > 1. */
 	bool spread;                    /* I */
+	uint64_t spin_ns;               /* I: cfg.spin_us in ns */
 	size_t stack_size;              /* I */
 	char name_prefix[16];           /* I */
 	crew_config cfg;                /* I */
@@ -270,6 +277,9 @@ unsigned crew__default_threads(void);
  * of those (*out untouched). */
 bool crew__pin_parse(const char *s, enum crew_pin *out);
 const char *crew__pin_name(enum crew_pin mode);
+/* Parses CREW_SPIN_US (decimal, at most CREW_SPIN_US_MAX); false: not
+ * that (*out untouched). */
+bool crew__spin_parse(const char *s, unsigned *out);
 /* Runs one task of w's pool if one can be found; false if none. */
 bool crew__help_one(struct crew__worker *w);
 /* Whether some worker of p is parked (a hint: relaxed). */
@@ -283,6 +293,9 @@ unsigned crew__pool_max_threads(struct crew_pool *p);
 /* A search that failed only on a busy try-lock is retried this often
  * before the worker parks. */
 #define CREW__BUSY_RETRIES 64u
+/* A polling worker (worker_spin) reads the sync word at most this many
+ * pauses apart. */
+#define CREW__SPIN_PAUSES 16u
 /* A worker looks at the global queue first every this many pops (Go). */
 #define CREW__FAIR_TICK 61u
 /* It looks at another worker's progress at most this often (victim_due). */

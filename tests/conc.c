@@ -1301,6 +1301,145 @@ t_idle_cpu_after_burst(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Polling before parking (crew_config.spin_us, worker_spin).          */
+
+static crew_pool *
+spin_pool(unsigned threads, unsigned spin_us)
+{
+	crew_config cfg;
+	crew_pool *p = NULL;
+
+	crew_config_init(&cfg);
+	cfg.max_threads = threads;
+	cfg.spin_us = spin_us;
+	if (crew_pool_create(&p, &cfg) != 0)
+		return NULL;
+	t_watch_pool(p);
+	return p;
+}
+
+/*
+ * A push while the only worker polls is taken by that worker without a
+ * futex wake-up: it never parks, and its poll ends with the notification.
+ * One worker (no spawn to race with) and a 1 s window, so the second task
+ * is pushed long before the poll ends.
+ */
+int
+t_spin_takes_push(void)
+{
+	crew_pool *p = spin_pool(1, CREW_SPIN_US_MAX);
+	atomic_size_t ran = 0;
+	struct chain_task c[2] = {
+		{ { count_fn, NULL }, 0, &ran, NULL },
+		{ { count_fn, NULL }, 0, &ran, NULL },
+	};
+	crew_stats st;
+
+	T_CHECK(p, "create");
+	for (int i = 0; i < 2; i++) {
+		T_CHECK(crew_submit(p, &c[i].task) == 0, "submit");
+		T_CHECK(wait_count(&ran, (size_t)i + 1, 10), "task %d lost", i);
+	}
+	crew_pool_stats(p, &st);
+	T_CHECK(st.spin_hits >= 1, "no poll took the push (spins %llu)",
+	    (unsigned long long)st.spins);
+	T_CHECK(st.parks == 0 && st.wakeups == 0, "the worker parked (%llu) "
+	    "or was woken (%llu) within its poll",
+	    (unsigned long long)st.parks, (unsigned long long)st.wakeups);
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	return 0;
+}
+
+/*
+ * Pushes land at random points of the poll window and after it, so each
+ * round finds the workers polling, committing to sleep or parked: every
+ * task must run (no wake-up lost between the poll and the park).
+ */
+int
+t_ping_pong_spin(void)
+{
+	size_t rounds = t_scaled(20000);
+	uint64_t rng = t_seed();
+	unsigned sizes[] = { 1, 2, 4, 32 };
+
+	for (int k = 0; k < 4; k++) {
+		crew_pool *p = spin_pool(sizes[k], 30);
+		atomic_size_t ran = 0;
+		struct chain_task c = { { count_fn, NULL }, 0, &ran, p };
+
+		T_CHECK(p, "create");
+		for (size_t r = 0; r < rounds / 4; r++) {
+			T_CHECK(crew_submit(p, &c.task) == 0, "submit");
+			T_CHECK(wait_count(&ran, r + 1, 5), "round %zu lost a wake-up "
+			    "on %u polling workers", r, sizes[k]);
+			if (t_rand(&rng) % 2)
+				nap_us((long)(t_rand(&rng) % 60));
+		}
+		T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	}
+	return 0;
+}
+
+/*
+ * Two tasks that must run at the same time, pushed together while the
+ * workers poll (or just after): the poller that takes the notification
+ * must pass it on, or the second task waits behind the first forever.
+ */
+int
+t_burst_while_spinning(void)
+{
+	crew_pool *p = spin_pool(2, 200);
+	crew_task t[2] = { CREW_TASK_INIT(barrier_fn), CREW_TASK_INIT(barrier_fn) };
+	size_t rounds = t_scaled(300) < 30 ? 30 : t_scaled(300);
+	uint64_t rng = t_seed();
+
+	T_CHECK(p, "create");
+	atomic_store(&barrier_in, 0);
+	atomic_store(&barrier_fail, 0);
+	for (size_t r = 0; r < rounds; r++) {
+		crew_batch b = CREW_BATCH_INIT;
+
+		crew_batch_push(&b, &t[0]);
+		crew_batch_push(&b, &t[1]);
+		T_CHECK(crew_schedule(p, b) == 0, "schedule");
+		while (atomic_load(&barrier_in) < 2 * (r + 1) &&
+		    !atomic_load(&barrier_fail))
+			nap_us(20);
+		T_CHECK(!atomic_load(&barrier_fail), "round %zu: the two tasks "
+		    "never ran at the same time", r);
+		nap_us((long)(t_rand(&rng) % 300));
+	}
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	return 0;
+}
+
+/* A shutdown while workers poll ends their polls: the drain completes
+ * (a worker that polled on past CLOSING would still finish, after the
+ * window; the watchdog catches one that never stops). */
+int
+t_shutdown_while_spinning(void)
+{
+	size_t reps = t_scaled(50) < 10 ? 10 : t_scaled(50);
+
+	for (size_t i = 0; i < reps; i++) {
+		crew_pool *p = spin_pool(2, CREW_SPIN_US_MAX);
+		atomic_size_t ran = 0;
+		struct chain_task c = { { count_fn, NULL }, 0, &ran, p };
+		crew_stats st;
+
+		T_CHECK(p, "create");
+		T_CHECK(crew_submit(p, &c.task) == 0, "submit");
+		T_CHECK(wait_count(&ran, 1, 10), "task lost");
+		T_CHECK(crew_pool_shutdown(p) == 0, "shutdown");
+		crew_pool_stats(p, &st);
+		T_CHECK(st.threads_idle == 0 && st.threads_live == 0,
+		    "workers still there after shutdown");
+		T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
 
 #define CONC_ENTRY(name, timeout) { #name, t_##name, timeout },
 const struct conc_case conc_cases[] = { CONC_CASES(CONC_ENTRY) };

@@ -52,7 +52,11 @@
 	X(signals_while_parked, 60)                                           \
 	X(overflow_self_feeding, 60)                                          \
 	X(oversub_wakes_first_workers, 60)                                    \
-	X(wakee_leaves_busy_wakers_cpu, 60)
+	X(wakee_leaves_busy_wakers_cpu, 60)                                  \
+	X(spin_takes_push, 30)                                                \
+	X(ping_pong_spin, 60)                                                 \
+	X(burst_while_spinning, 60)                                           \
+	X(shutdown_while_spinning, 60)
 
 #define CONC_DECL(name, timeout) int t_##name(void);
 CONC_CASES(CONC_DECL)

@@ -172,6 +172,45 @@ Test(api, config_init_defaults, .timeout = 60)
 		cr_assert_null(cfg.reserved[i], "reserved[%zu] not zeroed", i);
 }
 
+/* spin_us: the default follows the CPU count, CREW_SPIN_US overrides it
+ * when it is a decimal in range, and pool creation refuses too much. */
+Test(api, spin_us_default_env_and_limit, .timeout = 60)
+{
+	const char *bad[] = { "", "x", "12x", "-1", " 5", "1000001",
+		"99999999999999999999" };
+	unsigned want_default = crew__default_threads() >= CREW_SPIN_MIN_CPUS ?
+	    CREW_SPIN_US_DEFAULT : 0;
+	crew_config cfg;
+	crew_pool *p = NULL;
+
+	cr_assert_eq(unsetenv("CREW_SPIN_US"), 0);
+	cr_assert_eq(crew_config_init(&cfg), 0);
+	cr_assert_eq(cfg.spin_us, want_default);
+	cr_assert_eq(setenv("CREW_SPIN_US", "0", 1), 0);
+	cr_assert_eq(crew_config_init(&cfg), 0);
+	cr_assert_eq(cfg.spin_us, 0);
+	cr_assert_eq(setenv("CREW_SPIN_US", "250", 1), 0);
+	cr_assert_eq(crew_config_init(&cfg), 0);
+	cr_assert_eq(cfg.spin_us, 250);
+	cr_assert_eq(setenv("CREW_SPIN_US", "1000000", 1), 0);
+	cr_assert_eq(crew_config_init(&cfg), 0);
+	cr_assert_eq(cfg.spin_us, CREW_SPIN_US_MAX);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(setenv("CREW_SPIN_US", bad[i], 1), 0);
+		cr_assert_eq(crew_config_init(&cfg), 0);
+		cr_assert_eq(cfg.spin_us, want_default, "CREW_SPIN_US=\"%s\"",
+		    bad[i]);
+	}
+	cr_assert_eq(unsetenv("CREW_SPIN_US"), 0);
+
+	cfg.spin_us = CREW_SPIN_US_MAX + 1;
+	cr_assert_eq(crew_pool_create(&p, &cfg), CREW_EINVAL);
+	cr_assert_null(p);
+	cfg.spin_us = CREW_SPIN_US_MAX;
+	cr_assert_eq(crew_pool_create(&p, &cfg), 0);
+	cr_assert_eq(crew_pool_destroy(p), 0);
+}
+
 Test(api, max_threads_is_clamped, .timeout = 60)
 {
 	const unsigned in[] = { 100000, CREW_MAX_THREADS + 1, UINT_MAX,

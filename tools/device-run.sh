@@ -15,10 +15,14 @@
 #   4. scaling at NCPU/2 and NCPU/4 threads (the same four workloads)
 #   5. fib oversubscribed: 4 and 8 x NCPU threads against NCPU
 #   6. stress (bulk, burst, handoff, overflow, chaos bulk) on NCPU workers
+#   ab (only when named): crew alone at NCPU threads, interleaved, one
+#      process per CREW_SPIN_US value in SPIN_AB (default "0 50"): fib,
+#      qsort, the loops, fib_oversub, submit_batch, submit_task, wake;
+#      OUTDIR/ab.txt
 #   diag (only when named): crew's counters and user/sys time for fib at
 #      NCPU and 8 x NCPU workers, per level of fib_oversub (with every
 #      timed run), and submit_batch's build and run times at NCPU
-# STEPS picks and orders them (machine, sweep:THREADS, others, oversub,
+# STEPS picks and orders them (machine, sweep:THREADS, others, oversub, ab,
 # diag, stress; default: machine sweep:NCPU others sweep:NCPU/2 sweep:NCPU/4
 # oversub stress).  ROUNDS (default 3) rounds each; RETRY=0 (a shared host's load would only
 # multiply the run time; contended samples are marked, as always).
@@ -90,6 +94,19 @@ diag() {	# scheduler counters behind the oversubscription figures
 		BENCH_STATS=1 "$D/bin/submit" submit_batch "$N" 2>&1
 	done
 }
+ab() {	# crew alone, one process per CREW_SPIN_US value in SPIN_AB, interleaved
+	for r in $(seq "$ROUNDS"); do
+		for w in par:fib par:qsort par:pfor_mem par:pfor_uneven \
+		    par:fib_oversub sub:submit_batch sub:submit_task sub:wake; do
+			for v in ${SPIN_AB:-0 50}; do
+				case $w in par:*) p=par_crew ;; *) p=submit ;; esac
+				CREW_SPIN_US=$v timeout 120 "$D/bin/$p" "${w#*:}" \
+				    "$N" 2>/dev/null | grep '^runtime' |
+				    sed "s/^/round=$r spin=$v /"
+			done
+		done
+	done | tee "$OUTD/ab.txt"
+}
 stress() {
 	s=$D/bin/stress
 	c=$D/bin/stress_chaos
@@ -115,6 +132,7 @@ stress() {
 		others) step "submit/wake/idle/queue $N" others ;;
 		oversub) step oversubscription oversub ;;
 		diag) step "scheduler counters" diag ;;
+		ab) step "spin A/B (CREW_SPIN_US: ${SPIN_AB:-0 50})" ab ;;
 		stress) step stress stress ;;
 		*) echo "=== $st: unknown step" ;;
 		esac

@@ -49,6 +49,16 @@ suite() {
 	run "$B/stress_chaos" overflow 2 4096 "$IT"
 	run "$B/stress_chaos" handoff 2 $((N / 50)) "$IT"
 	run "$B/stress_chaos" burst 4 $((N / 5000)) "$IT"
+	# Workers that poll before parking (crew_config.spin_us), which
+	# this 2-CPU machine's default leaves off: the hand-over paths.
+	for a in "stress bulk 4 $((N * 2))" "stress burst 4 $((N / 5000))" \
+	    "stress handoff 2 $((N / 50))" "stress pingpong 4 $((N / 10))" \
+	    "stress forkjoin 4 $N" "stress_chaos burst 4 $((N / 5000))" \
+	    "stress_chaos bulk 4 $((N / 4))" "stress_tsan burst 4 $((N / 1000))" \
+	    "stress_tsan handoff 2 $((N / 50))"; do
+		# shellcheck disable=SC2086
+		CREW_SPIN_US=30 run "$B/"$a "$IT"
+	done
 	# Sanitizer builds: the same lines, sizes shrunk by the program.
 	for s in asan tsan; do
 		run "$B/stress_$s" bulk 4 "$N" "$IT"
