@@ -227,14 +227,17 @@ typedef struct crew_config {
 	 * time at all is spent after the last task.  Idle workers never poll
 	 * for longer than this after their last task.
 	 *
-	 * crew_config_init() sets CREW_SPIN_US_DEFAULT where the process may
-	 * use at least CREW_SPIN_MIN_CPUS CPUs, else 0 (on 2 CPUs a polling
-	 * worker mostly takes a CPU from the thread that feeds it: wake-up
-	 * latency after idle rose from 18.8 to 20.9 us there), or the value
+	 * crew_config_init() sets CREW_SPIN_US_DEFAULT (0: off), or the value
 	 * of the environment variable CREW_SPIN_US (decimal,
-	 * 0..CREW_SPIN_US_MAX) when that is set.  crew_pool_create() refuses
-	 * a value above CREW_SPIN_US_MAX (CREW_EINVAL).  It uses the padding
-	 * after pin: the struct keeps its size.
+	 * 0..CREW_SPIN_US_MAX) when that is set.  Off by default because it
+	 * is a trade (README, Configuration): on 16 cores 50 us made a
+	 * memory-bound parallel loop 7-9% faster and one outside thread
+	 * submitting single tasks 2.8 times slower (eager pollers take the
+	 * tasks one at a time instead of a woken worker taking many); on 2
+	 * CPUs the wake-up latency after idle rose from 18.8 to 20.9 us.
+	 * crew_pool_create() refuses a value above CREW_SPIN_US_MAX
+	 * (CREW_EINVAL).  It uses the padding after pin: the struct keeps its
+	 * size.
 	 */
 	unsigned spin_us;
 	/* Reserved for later options; crew_config_init() zeroes it. */
@@ -242,8 +245,7 @@ typedef struct crew_config {
 } crew_config;
 
 #define CREW_MAX_THREADS 16383u
-#define CREW_SPIN_US_DEFAULT 50u
-#define CREW_SPIN_MIN_CPUS 4u
+#define CREW_SPIN_US_DEFAULT 0u
 #define CREW_SPIN_US_MAX 1000000u
 
 /*

@@ -51,8 +51,7 @@ crew_config_init(crew_config *cfg)
 		cfg->pin = CREW_PIN_NONE;
 	/* CREW_SPIN_US: decimal microseconds; anything else is the default. */
 	if (!crew__spin_parse(getenv("CREW_SPIN_US"), &cfg->spin_us))
-		cfg->spin_us = crew__default_threads() >= CREW_SPIN_MIN_CPUS ?
-		    CREW_SPIN_US_DEFAULT : 0;
+		cfg->spin_us = CREW_SPIN_US_DEFAULT;
 	return 0;
 }
 

@@ -905,15 +905,22 @@ t_ping_pong_park(void)
 static atomic_uint barrier_in;
 static atomic_int barrier_fail;
 
+/* Arrival k of a round waits until arrival count reaches the round's end
+ * (the next even number), not until the count is even: a task of round r
+ * that sees the count late, after round r + 1's first arrival made it odd
+ * again, must still leave (else it holds its worker and round r + 1's
+ * second task finds none: a test bug seen under load). */
 static void
 barrier_fn(crew_task *t)
 {
 	struct timespec t0, t1;
+	unsigned v;
 
 	(void)t;
-	atomic_fetch_add(&barrier_in, 1);
+	v = atomic_fetch_add(&barrier_in, 1) + 1;
+	v += v & 1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (atomic_load(&barrier_in) % 2 != 0) {
+	while (atomic_load(&barrier_in) < v) {
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (t1.tv_sec - t0.tv_sec > 10) {
 			atomic_store(&barrier_fail, 1);

@@ -172,14 +172,13 @@ Test(api, config_init_defaults, .timeout = 60)
 		cr_assert_null(cfg.reserved[i], "reserved[%zu] not zeroed", i);
 }
 
-/* spin_us: the default follows the CPU count, CREW_SPIN_US overrides it
+/* spin_us: the default, CREW_SPIN_US overrides it
  * when it is a decimal in range, and pool creation refuses too much. */
 Test(api, spin_us_default_env_and_limit, .timeout = 60)
 {
 	const char *bad[] = { "", "x", "12x", "-1", " 5", "1000001",
 		"99999999999999999999" };
-	unsigned want_default = crew__default_threads() >= CREW_SPIN_MIN_CPUS ?
-	    CREW_SPIN_US_DEFAULT : 0;
+	unsigned want_default = CREW_SPIN_US_DEFAULT;
 	crew_config cfg;
 	crew_pool *p = NULL;
 
