@@ -2,7 +2,7 @@
 # See README.md for every target.
 
 VERSION_MAJOR := 0
-VERSION_MINOR := 1
+VERSION_MINOR := 2
 VERSION_PATCH := 0
 VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 
@@ -33,7 +33,12 @@ B := build
 SRCS := src/api.c src/cpu.c src/park.c src/pool.c src/wg.c src/for.c src/global.c \
 	src/topo.c
 LIBNAME := $(B)/libcrew.so.$(VERSION)
+# Before 1.0 a minor version may change the ABI: the soname names it.
+ifeq ($(VERSION_MAJOR),0)
+SONAME := libcrew.so.0.$(VERSION_MINOR)
+else
 SONAME := libcrew.so.$(VERSION_MAJOR)
+endif
 
 .PHONY: all lib tools install uninstall test check stress bench clean deps \
 	check-deps-lib check-deps-test check-deps-bench check-exports \

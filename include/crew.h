@@ -4,6 +4,8 @@
  *
  * One header; everything in it is the public, stable API.  ABI rule: the same
  * CREW_VERSION_MAJOR means ABI compatible; the soname is libcrew.so.MAJOR.
+ * Before 1.0 (MAJOR 0) each MINOR may change the ABI (0.2: crew_stats grew,
+ * crew_config.spin_us); the soname is then libcrew.so.0.MINOR.
  *
  * Threads: every function may be called from any thread unless its contract
  * says otherwise.  Tasks are intrusive and caller-owned: the library never
@@ -13,7 +15,7 @@
 #define CREW_H
 
 #define CREW_VERSION_MAJOR 0
-#define CREW_VERSION_MINOR 1
+#define CREW_VERSION_MINOR 2
 #define CREW_VERSION_PATCH 0
 #define CREW_VERSION_HEX                                                      \
 	((CREW_VERSION_MAJOR << 16) | (CREW_VERSION_MINOR << 8) |            \
@@ -144,15 +146,21 @@ crew_batch_push(crew_batch *b, crew_task *task)
  * hwloc (once per process, about 1 ms) and plans a place for every worker
  * index within the CPUs the creating thread may use (its affinity mask):
  *
- *   CREW_PIN_NONE   workers are not bound (the default).  With CREW_SPREAD=1
- *                   in the environment when the pool is created, and no
+ *   CREW_PIN_NONE   workers are not bound (the default).  In a pool of no
  *                   more workers than usable CPUs, a worker woken by a
  *                   busy worker and started by Linux on that worker's CPU
- *                   moves itself off it (it narrows its affinity to the
- *                   other CPUs and restores it at once).  For guests whose
- *                   kernel leaves both on one vCPU; off by default since,
- *                   from Linux 6.2, the restored mask no longer widens
- *                   when the cgroup's cpuset grows.
+ *                   moves itself off it: it narrows its affinity to the
+ *                   other CPUs and restores it at once (a KVM guest's
+ *                   kernel left both on one vCPU for whole runs).  By
+ *                   default only workers that started free to run on
+ *                   every online CPU do it, restoring a mask of all CPUs,
+ *                   which the kernel keeps intersecting with the cgroup's
+ *                   cpuset, as it does for a thread nobody restricted.
+ *                   The environment variable CREW_SPREAD, read when the
+ *                   pool is created, overrides: 0 never, 1 also for
+ *                   workers started on fewer CPUs (restoring the mask
+ *                   they started with, which from Linux 6.2 no longer
+ *                   widens when the cpuset grows).
  *   CREW_PIN_CORES  worker i is bound to the i-th usable physical core (all
  *                   its hardware threads); cores in topology order (package
  *                   by package, L3 by L3, L2 by L2), so neighbouring
@@ -218,14 +226,17 @@ typedef struct crew_config {
 	/*
 	 * How long, in microseconds, a worker that found nothing to do keeps
 	 * polling for new work before it parks (sleeps on a futex).  A push
-	 * while a worker polls costs no system call and is picked up in well
-	 * under a microsecond; a parked worker takes a futex wake-up (tens of
-	 * microseconds on a VM) and a scheduler decision.  Only the first
-	 * CPU-count workers poll; they yield the CPU between reads after the
-	 * first microsecond or so, and leave a push to the worker already
+	 * while a worker polls costs no system call and is picked up within
+	 * a microsecond or two; a parked worker takes a futex wake-up (tens
+	 * of microseconds on a VM) and a scheduler decision.  Only the first
+	 * CPU-count workers poll; they yield the CPU every fourth read after
+	 * the first microsecond or so, and leave a push to the worker already
 	 * searching for the pool when there is one.  0 parks at once: no CPU
-	 * time at all is spent after the last task.  Idle workers never poll
-	 * for longer than this after their last task.
+	 * time at all is spent after the last task.  A poll lasts this long
+	 * plus a few microseconds (the clock is read every 8th read); each
+	 * search that found nothing starts one, so a worker woken in vain
+	 * polls again.  A poller that finds nothing else to run takes a whole
+	 * CPU for that time (the yields return at once).
 	 *
 	 * crew_config_init() sets CREW_SPIN_US_DEFAULT (0: off), or the value
 	 * of the environment variable CREW_SPIN_US (decimal,
@@ -236,12 +247,13 @@ typedef struct crew_config {
 	 * tasks one at a time instead of a woken worker taking many); on 2
 	 * CPUs the wake-up latency after idle rose from 18.8 to 20.9 us.
 	 * crew_pool_create() refuses a value above CREW_SPIN_US_MAX
-	 * (CREW_EINVAL).  It uses the padding after pin: the struct keeps its
-	 * size.
+	 * (CREW_EINVAL).
 	 */
 	unsigned spin_us;
-	/* Reserved for later options; crew_config_init() zeroes it. */
-	void *reserved[3];
+	/* Reserved for later options; crew_config_init() zeroes it.  With
+	 * 4-byte pointers spin_us took reserved[0]; with 8-byte ones it sits
+	 * in the padding after pin: the struct keeps its size on both. */
+	void *reserved[sizeof(void *) == 4 ? 2 : 3];
 } crew_config;
 
 #define CREW_MAX_THREADS 16383u
@@ -302,6 +314,10 @@ CREW_API int crew_pool_destroy(crew_pool *pool);
  *
  * crew_wg_wait on a worker thread helps: it runs pool tasks (its own newest
  * work first, then its queues, then steals) until the count reaches zero.
+ * Helping waits nest (a task it runs may wait in turn); once half of the
+ * worker's stack is used, a wait there runs only tasks from the worker's
+ * own LIFO stack and ring and otherwise waits for the other workers (not
+ * in a pool of one worker), so unrelated work cannot pile up on one stack.
  * On any other thread it sleeps on a futex without spinning.  Everything
  * before each crew_wg_done happens-before crew_wg_wait returns.  The final
  * crew_wg_done is its last access to the wait group, so the waiter may free
@@ -377,6 +393,11 @@ typedef struct crew_stats {
 	uint64_t pin_failures;
 	uint64_t spins;             /* polls for work before parking (spin_us) */
 	uint64_t spin_hits;         /* polls that ended with a notification */
+	uint64_t spread_steps;      /* wake-ups that stepped off the waker's CPU
+	                               (README: CREW_SPREAD) */
+	/* helping-wait steps past half a worker's stack, which take only the
+	 * worker's own LIFO stack and ring (crew_wg_wait) */
+	uint64_t deep_waits;
 } crew_stats;
 
 CREW_API void crew_pool_stats(crew_pool *pool, crew_stats *out);

@@ -9,7 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
-/* pin took the place of reserved[0]: the struct keeps its size. */
+/* pin took the place of reserved[0], spin_us the padding after it (or,
+ * with 4-byte pointers, reserved[1]): the struct keeps its size. */
 _Static_assert(sizeof(crew_config) ==
     offsetof(crew_config, pin) + 4 * sizeof(void *),
     "crew_config changed size");

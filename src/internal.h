@@ -88,7 +88,14 @@ struct crew__stats {
 	_Atomic uint64_t wakeups;
 	_Atomic uint64_t spins;
 	_Atomic uint64_t spin_hits;
+	_Atomic uint64_t deep_waits;
+	_Atomic uint64_t spread_steps;
 };
+
+/* crew_pool.spread (spread_from in pool.c) */
+#define CREW__SPREAD_OFF 0
+#define CREW__SPREAD_ON 1   /* CREW_SPREAD=1: restore the start mask */
+#define CREW__SPREAD_AUTO 2 /* default: unrestricted workers, full mask */
 
 /*
  * Owner-only increment: one writer, so a relaxed load and store suffice and
@@ -187,6 +194,10 @@ struct crew__worker {
 	unsigned index;             /* I */
 	unsigned lifo_runs;         /* O: consecutive tasks taken from lifo */
 	unsigned helping;           /* O: nesting of crew_wg_wait helping */
+	/* O: a helping wait whose frame is below this address (half the
+	 * worker's stack used) takes only its own LIFO stack and ring
+	 * (crew__help_one); 0: unknown */
+	uintptr_t stack_half;
 	unsigned fair_left;         /* O: searches until the fairness check */
 	uint32_t global_tail;       /* O: our tail after our last refill
 	                               from the global queue */
@@ -253,9 +264,9 @@ struct crew_pool {
 	 * in the creating thread's affinity mask and the cgroup quota). */
 	unsigned hot;                   /* I */
 	/* A worker woken onto its waking worker's CPU steps off it
-	 * (spread_from): CREW_SPREAD=1, unpinned, max_threads <= hot,
-	 * max_threads > 1. */
-	bool spread;                    /* I */
+	 * (spread_from): unpinned, max_threads <= hot, max_threads > 1;
+	 * CREW_SPREAD picks off, on or automatic (the default). */
+	int spread;                     /* I: CREW__SPREAD_* */
 	uint64_t spin_ns;               /* I: cfg.spin_us in ns */
 	size_t stack_size;              /* I */
 	char name_prefix[16];           /* I */

@@ -33,6 +33,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -293,39 +294,44 @@ ensure_worker(struct crew_pool *p)
 static CREW__HOT void
 notify_slow(struct crew_pool *p, bool is_waking)
 {
-	/* acquire: pairs with a poller's release idle commit (worker_spin):
-	 * if s shows it, we see it gone from `spinning` */
-	uint32_t s = atomic_load_explicit(&p->sync, memory_order_acquire);
+	/* relaxed: starting guess for the CAS */
+	uint32_t s = atomic_load_explicit(&p->sync, memory_order_relaxed);
 	uint32_t n;
 	int act;
-
-	bool spinner;
+	bool spinner = false;
 
 	for (;;) {
 		act = crew__sync_notify(s, is_waking, p->max_threads, &n);
 		if (act == CREW__N_DONE)
 			return;
-		/*
-		 * A worker polling in worker_spin takes the notification
-		 * without a futex wake-up: the word is the same (SIGNALED,
-		 * notified), only the token is not posted.  relaxed: read
-		 * after the acquire load of s, so a poller whose idle commit
-		 * s already shows (it leaves `spinning` before that release
-		 * CAS) is not counted; one that commits after our CAS below
-		 * fails its CAS, sees `notified` and takes it.
-		 */
-		spinner = act == CREW__N_WAKE &&
-		    atomic_load_explicit(&p->spinning, memory_order_relaxed) > 0;
 		/* release: publishes our push to whoever consumes the
 		 * notification with the acquire CAS in worker_wait();
-		 * acquire on failure: see spinner's comment */
+		 * acquire: see `spinner` below */
 		if (atomic_compare_exchange_weak_explicit(&p->sync, &s, n,
-		    memory_order_release, memory_order_acquire))
+		    memory_order_acq_rel, memory_order_relaxed))
 			break;
 	}
 	CREW__CHAOS();
+	/*
+	 * A worker polling in worker_spin takes the notification without a
+	 * futex wake-up: the word is the same (SIGNALED, notified), only the
+	 * token is not posted.  Read after our CAS, not before it: the word
+	 * can leave and come back to the value we compared (a poller commits
+	 * idle, another worker cycles WAKING to PENDING), so a count read
+	 * before could be of a poller now asleep (found in review).  Every
+	 * poller leaves `spinning` before its next RMW of the word (consume
+	 * or idle commit, both release), so one whose RMW precedes our CAS
+	 * is seen gone here (our CAS reads from that release sequence:
+	 * relaxed is enough after it); one still counted makes its RMW after
+	 * our CAS, finds `notified` and consumes it (or someone else did).
+	 */
+	if (act == CREW__N_WAKE)
+		/* relaxed: ordered after our acq_rel CAS (see above) */
+		spinner = atomic_load_explicit(&p->spinning,
+		    memory_order_relaxed) > 0;
+	CREW__CHAOS();
 	if (act == CREW__N_WAKE && !spinner) {
-		if (p->spread)
+		if (p->spread != CREW__SPREAD_OFF)
 			/* relaxed: a placement hint for the wakee
 			 * (spread_from), nothing to order */
 			atomic_store_explicit(&p->waker_cpu,
@@ -365,37 +371,49 @@ handoff_waking(struct crew_pool *p, bool pushed)
 /* ------------------------------------------------------------------ */
 /* The worker.                                                         */
 
-/* Whether CREW_SPREAD=1 is set (spread_from). */
-static bool
+/* CREW_SPREAD (spread_from): "0" off, "1" on, anything else (unset
+ * included) automatic. */
+static int
 spread_wanted(void)
 {
 	const char *v = getenv("CREW_SPREAD");
 
-	return v != NULL && strcmp(v, "1") == 0;
+	if (v != NULL && strcmp(v, "0") == 0)
+		return CREW__SPREAD_OFF;
+	if (v != NULL && strcmp(v, "1") == 0)
+		return CREW__SPREAD_ON;
+	return CREW__SPREAD_AUTO;
 }
 
 /*
- * CREW_SPREAD=1 (read at pool creation; off by default): an unpinned
- * worker just woken by another worker, and running on that worker's CPU,
- * steps off it: it narrows its own affinity to the other CPUs it may use,
- * which moves it now, and restores it at once.  Linux often places a
- * futex wakee on its waker's CPU, and in a KVM guest whose other vCPU is
- * halted it could leave both workers there for a whole run: on 2 vCPUs,
- * half of the 2-worker fib runs took twice as long, with each worker
- * runnable-but-waiting for the other's run time (schedstat); a worker that
- * wakes another keeps running, since it woke it for work left over.
+ * An unpinned worker just woken by another worker, and running on that
+ * worker's CPU, steps off it: it narrows its own affinity to the other
+ * CPUs it may use, which moves it now, and restores it at once.  Linux
+ * often places a futex wakee on its waker's CPU, and in a KVM guest whose
+ * other vCPU is halted it could leave both workers there for a whole run:
+ * on 2 vCPUs, half of the 2-worker fib runs took twice as long, with each
+ * worker runnable-but-waiting for the other's run time (schedstat); a
+ * worker that wakes another keeps running, since it woke it for work left
+ * over.
  *
- * Off by default because of what the restore cannot undo: since Linux 6.2
- * any sched_setaffinity() also records the mask as the thread's own
- * request, so a later change of the cgroup's cpuset no longer widens it
- * past the CPUs usable at that moment; and an affinity set by another
- * thread between our read and our restore is lost.  The mask is compared
- * with the one the worker started with (after pinning and on_thread_start)
- * and the step is skipped once it differs.  Only for pools not pinned
- * (CREW_PIN_NONE) that have no more workers than usable CPUs (p->spread);
- * a wake-up by a thread that is not a worker (an outside submitter, which
- * then usually sleeps) is left to the kernel: running there is the
- * fastest start.
+ * The restore must leave the thread as if nothing happened.  Since Linux
+ * 6.2 any sched_setaffinity() also records the mask as the thread's own
+ * request, so restoring the mask the worker started with would stop a
+ * later growth of the cgroup's cpuset from reaching it.  So by default
+ * (CREW_SPREAD unset: automatic) only a worker that started free to run
+ * on every online CPU steps off, and it restores a mask of all CPUs, which
+ * is what an unrestricted thread's request amounts to: the kernel keeps
+ * intersecting it with the cpuset.  A worker started on fewer CPUs (a
+ * taskset, a cpuset, on_thread_start) never steps off unless CREW_SPREAD=1
+ * asks for it, which restores the mask it started with.  CREW_SPREAD=0
+ * turns it off.  The mask is compared with the one the worker started with
+ * (after pinning and on_thread_start) before each step, and the step is
+ * skipped for good once it differs; an affinity set by another thread
+ * between that check and our restore is still lost.  Only for pools not
+ * pinned (CREW_PIN_NONE) that have no more workers than usable CPUs
+ * (p->spread); a wake-up by a thread that is not a worker (an outside
+ * submitter, which then usually sleeps) is left to the kernel: running
+ * there is the fastest start.
  */
 static __attribute__((noinline)) void
 spread_from(struct crew_pool *p, struct crew__worker *w)
@@ -419,6 +437,9 @@ spread_from(struct crew_pool *p, struct crew__worker *w)
 	CPU_CLR(cpu, &others);
 	if (sched_setaffinity(0, sizeof(others), &others) != 0)
 		return;
+	CREW__STAT_ADD(w, spread_steps, 1);
+	if (p->spread == CREW__SPREAD_AUTO)
+		memset(&now, 0xff, sizeof(now)); /* every CPU: see above */
 	if (sched_setaffinity(0, sizeof(now), &now) != 0 &&
 	    sched_setaffinity(0, sizeof(now), &now) != 0)
 		w->spread_off = true;	/* left narrowed: never again */
@@ -428,8 +449,14 @@ spread_from(struct crew_pool *p, struct crew__worker *w)
 static void
 spread_init(struct crew_pool *p, struct crew__worker *w)
 {
-	w->spread_off = !p->spread ||
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+
+	w->spread_off = p->spread == CREW__SPREAD_OFF ||
 	    sched_getaffinity(0, sizeof(w->spread_mask), &w->spread_mask) != 0;
+	/* automatic: only a worker free to run on every online CPU */
+	if (!w->spread_off && p->spread == CREW__SPREAD_AUTO)
+		w->spread_off = online < 2 ||
+		    CPU_COUNT(&w->spread_mask) != (int)online;
 }
 
 /*
@@ -491,7 +518,8 @@ worker_spin(struct crew_pool *p, struct crew__worker *w, uint32_t s,
 		/* relaxed: polled; the consume CAS acquires */
 		s = atomic_load_explicit(&p->sync, memory_order_relaxed);
 	}
-	/* relaxed: ordered before our idle commit by that CAS's release */
+	/* relaxed: ordered before our next RMW of the word (consume or idle
+	 * commit) by that CAS's release; see notify_slow */
 	atomic_fetch_sub_explicit(&p->spinning, 1, memory_order_relaxed);
 	return s;
 }
@@ -512,9 +540,11 @@ worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking)
 			return -1;
 		case CREW__W_CONSUME:
 			/* acquire: pairs with the release of the notify that
-			 * set the bit, so the pushed tasks are visible */
+			 * set the bit, so the pushed tasks are visible;
+			 * release: orders worker_spin's leaving `spinning`
+			 * before this, for notify_slow's read after its CAS */
 			if (atomic_compare_exchange_weak_explicit(&p->sync, &s,
-			    n, memory_order_acquire, memory_order_relaxed))
+			    n, memory_order_acq_rel, memory_order_relaxed))
 				return is_waking ||
 				    crew__sync_state(s) == CREW__SIGNALED;
 			continue;
@@ -525,9 +555,9 @@ worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking)
 				continue;
 			}
 			/* release: orders worker_spin's leaving `spinning`
-			 * before this, for notify_slow's acquire reads of the
-			 * word.  A notify after this in modification order sees
-			 * idle > 0 and posts a token. */
+			 * before this, for notify_slow's read after its CAS.
+			 * A notify after this in modification order sees idle
+			 * > 0 and posts a token. */
 			if (!atomic_compare_exchange_weak_explicit(&p->sync, &s,
 			    n, memory_order_release, memory_order_relaxed))
 				continue;
@@ -544,7 +574,7 @@ worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking)
 		crew__event_wait(&p->idle_event,
 		    w->index < p->hot ? CREW__EV_HOT : CREW__EV_COLD);
 		CREW__STAT_ADD(w, wakeups, 1);
-		if (p->spread)
+		if (p->spread != CREW__SPREAD_OFF)
 			spread_from(p, w);
 		/* relaxed: re-examined by the loop */
 		s = atomic_load_explicit(&p->sync, memory_order_relaxed);
@@ -943,14 +973,54 @@ find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 	return find_work_slow(p, w, pushed, busy);
 }
 
+/*
+ * A helping wait runs whatever the worker's search finds, and a task it
+ * runs may wait and help in turn, so waits nest: tasks unrelated to the one
+ * awaited (from the global queue, stolen) each add a level, without bound.
+ * On 2 workers, tree20 under ASan nested ~2700 levels and overflowed an 8
+ * MiB stack.  So once half the worker's stack is used, a wait helps only
+ * with its own LIFO stack and ring (the work its own nest pushed, bounded
+ * by the ring's size beyond what the program itself nests), and otherwise
+ * waits for the other workers, as TBB stops stealing near the end of its
+ * stack.  Not in a pool of one worker: nobody else would run the work
+ * awaited.
+ */
+static inline bool
+stack_deep(const struct crew__worker *w)
+{
+	return (uintptr_t)__builtin_frame_address(0) < w->stack_half &&
+	    w->pool->max_threads > 1;
+}
+
+static __attribute__((noinline)) void
+stack_mark(struct crew__worker *w)
+{
+	pthread_attr_t a;
+	void *lo;
+	size_t size;
+
+	w->stack_half = 0;
+	if (pthread_getattr_np(pthread_self(), &a) != 0)
+		return;
+	if (pthread_attr_getstack(&a, &lo, &size) == 0)
+		w->stack_half = (uintptr_t)lo + size / 2; /* stacks grow down */
+	pthread_attr_destroy(&a);
+}
+
 bool
 crew__help_one(struct crew__worker *w)
 {
-	bool pushed, busy;
+	bool pushed = false, busy;
 	crew_task *t;
 
 	w->helping++;
-	t = find_work(w->pool, w, &pushed, &busy);
+	if (CREW__UNLIKELY(stack_deep(w))) {
+		CREW__STAT_ADD(w, deep_waits, 1);
+		if ((t = crew__lifo_pop(&w->lifo)) == NULL)
+			t = crew__ring_pop(w);
+	} else {
+		t = find_work(w->pool, w, &pushed, &busy);
+	}
 	w->helping--;
 	if (t == NULL)
 		return false;
@@ -1064,6 +1134,7 @@ worker_main(void *arg)
 	if (p->cfg.on_thread_start)
 		p->cfg.on_thread_start(p->cfg.hook_ctx, w->index);
 	spread_init(p, w);
+	stack_mark(w);
 	while ((r = worker_wait(p, w, waking)) >= 0) {
 		waking = r;
 		woke = true;
@@ -1338,9 +1409,8 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	atomic_init(&p->pin_failures, 0);
 	p->max_threads = max;
 	p->hot = ncpu < max ? ncpu : max;
-	p->spread = spread_wanted() &&
-	    crew__topo_mode(p->plan) == CREW_PIN_NONE && max <= p->hot &&
-	    max > 1;
+	p->spread = crew__topo_mode(p->plan) == CREW_PIN_NONE &&
+	    max <= p->hot && max > 1 ? spread_wanted() : CREW__SPREAD_OFF;
 	atomic_init(&p->waker_cpu, -1);
 	atomic_init(&p->spinning, 0);
 	p->spin_ns = (uint64_t)cfg->spin_us * 1000u;
@@ -1479,6 +1549,8 @@ crew_pool_stats(crew_pool *p, crew_stats *out)
 		CREW__SUM(wakeups);
 		CREW__SUM(spins);
 		CREW__SUM(spin_hits);
+		CREW__SUM(spread_steps);
+		CREW__SUM(deep_waits);
 #undef CREW__SUM
 	}
 }

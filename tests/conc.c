@@ -1447,6 +1447,75 @@ t_shutdown_while_spinning(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Nesting of helping waits (crew__help_one's stack bound).            */
+
+static crew_wg deep_gate;
+static atomic_size_t deep_started, deep_done;
+
+static void
+deep_root_fn(crew_task *t)
+{
+	(void)t;
+	atomic_fetch_add(&deep_started, 1);
+	/* helps: runs the next queued roots, which wait here in turn */
+	crew_wg_wait(&deep_gate);
+	atomic_fetch_add(&deep_done, 1);
+}
+
+/*
+ * 20000 outside tasks that each wait on one gate, opened only once no root
+ * has started for 100 ms: every waiting worker helps with the next roots,
+ * which wait too, so each wait nests the next on the same stack.  On 256
+ * KiB worker stacks that overflowed (SIGSEGV) before helping stopped at
+ * half the stack; now each worker stops taking new roots there, the
+ * submitter sees the starts stall and opens the gate, and all run.
+ */
+int
+t_deep_helping_waits(void)
+{
+	size_t n = 20000, last = 0, i;
+	crew_task *roots = calloc(n, sizeof(*roots));
+	crew_config cfg;
+	crew_pool *p = NULL;
+	crew_stats st;
+	unsigned quiet_ms = 0;
+
+	T_CHECK(roots != NULL, "oom");
+	crew_config_init(&cfg);
+	cfg.max_threads = 2;
+	cfg.stack_size = 256 * 1024;
+	T_CHECK(crew_pool_create(&p, &cfg) == 0, "create");
+	t_watch_pool(p);
+	crew_wg_init(&deep_gate);
+	crew_wg_add(&deep_gate, 1);
+	atomic_store(&deep_started, 0);
+	atomic_store(&deep_done, 0);
+	for (i = 0; i < n; i++) {
+		roots[i].fn = deep_root_fn;
+		T_CHECK(crew_submit(p, &roots[i]) == 0, "submit");
+	}
+	while (quiet_ms < 100 && atomic_load(&deep_started) < n) {
+		size_t now;
+
+		nap_us(1000);
+		now = atomic_load(&deep_started);
+		quiet_ms = now == last ? quiet_ms + 1 : 0;
+		last = now;
+	}
+	crew_pool_stats(p, &st);
+	fprintf(stderr, "deep_helping_waits: %zu of %zu roots waiting when "
+	    "the gate opened, %llu deep waits\n", atomic_load(&deep_started),
+	    n, (unsigned long long)st.deep_waits);
+	crew_wg_done(&deep_gate);
+	T_CHECK(crew_pool_shutdown(p) == 0, "shutdown");
+	T_CHECK(atomic_load(&deep_done) == n, "ran %zu of %zu roots",
+	    atomic_load(&deep_done), n);
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	free(roots);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
 
 #define CONC_ENTRY(name, timeout) { #name, t_##name, timeout },
 const struct conc_case conc_cases[] = { CONC_CASES(CONC_ENTRY) };

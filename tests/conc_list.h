@@ -56,7 +56,8 @@
 	X(spin_takes_push, 30)                                                \
 	X(ping_pong_spin, 60)                                                 \
 	X(burst_while_spinning, 60)                                           \
-	X(shutdown_while_spinning, 60)
+	X(shutdown_while_spinning, 60)                                        \
+	X(deep_helping_waits, 60)
 
 #define CONC_DECL(name, timeout) int t_##name(void);
 CONC_CASES(CONC_DECL)
