@@ -875,15 +875,19 @@ t_create_destroy_1000(void)
 /* ------------------------------------------------------------------ */
 /* Parking.                                                            */
 
-int
-t_ping_pong_park(void)
+static crew_pool *spin_pool(unsigned threads, unsigned spin_us);
+
+/* One task submitted, awaited, then again after a random nap below
+ * nap_max us, on 1, 2, 4 and 32 workers polling spin_us before parking. */
+static int
+ping_pong(unsigned spin_us, unsigned nap_max)
 {
 	size_t rounds = t_scaled(20000);
 	uint64_t rng = t_seed();
 	unsigned sizes[] = { 1, 2, 4, 32 };
 
 	for (int k = 0; k < 4; k++) {
-		crew_pool *p = t_pool(sizes[k]);
+		crew_pool *p = spin_pool(sizes[k], spin_us);
 		atomic_size_t ran = 0;
 		struct chain_task c = { { count_fn, NULL }, 0, &ran, p };
 
@@ -891,13 +895,19 @@ t_ping_pong_park(void)
 		for (size_t r = 0; r < rounds / 4; r++) {
 			T_CHECK(crew_submit(p, &c.task) == 0, "submit");
 			T_CHECK(wait_count(&ran, r + 1, 5), "round %zu lost a wake-up "
-			    "on %u workers", r, sizes[k]);
+			    "on %u workers (spin_us %u)", r, sizes[k], spin_us);
 			if (t_rand(&rng) % 2)
-				nap_us((long)(t_rand(&rng) % 50));
+				nap_us((long)(t_rand(&rng) % nap_max));
 		}
 		T_CHECK(crew_pool_destroy(p) == 0, "destroy");
 	}
 	return 0;
+}
+
+int
+t_ping_pong_park(void)
+{
+	return ping_pong(0, 50);
 }
 
 /* After idling, N tasks submitted at once must all run at the same time:
@@ -930,6 +940,23 @@ barrier_fn(crew_task *t)
 	}
 }
 
+/* Round r: both barrier tasks scheduled as one batch must meet. */
+static int
+barrier_round(crew_pool *p, crew_task t[2], size_t r)
+{
+	crew_batch b = CREW_BATCH_INIT;
+
+	crew_batch_push(&b, &t[0]);
+	crew_batch_push(&b, &t[1]);
+	T_CHECK(crew_schedule(p, b) == 0, "schedule");
+	while (atomic_load(&barrier_in) < 2 * (r + 1) &&
+	    !atomic_load(&barrier_fail))
+		nap_us(20);
+	T_CHECK(!atomic_load(&barrier_fail), "round %zu: the two tasks never "
+	    "ran at the same time", r);
+	return 0;
+}
+
 int
 t_burst_after_idle(void)
 {
@@ -950,15 +977,7 @@ t_burst_after_idle(void)
 			T_CHECK(spin < 10000, "workers never went idle");
 			nap_us(100);
 		}
-		crew_batch b = CREW_BATCH_INIT;
-		crew_batch_push(&b, &t[0]);
-		crew_batch_push(&b, &t[1]);
-		T_CHECK(crew_schedule(p, b) == 0, "schedule");
-		while (atomic_load(&barrier_in) < 2 * (r + 1) &&
-		    !atomic_load(&barrier_fail))
-			nap_us(50);
-		T_CHECK(!atomic_load(&barrier_fail), "round %zu: the two tasks "
-		    "never ran at the same time", r);
+		T_CHECK(barrier_round(p, t, r) == 0, "round %zu", r);
 		nap_us(2000);
 	}
 	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
@@ -1365,26 +1384,7 @@ t_spin_takes_push(void)
 int
 t_ping_pong_spin(void)
 {
-	size_t rounds = t_scaled(20000);
-	uint64_t rng = t_seed();
-	unsigned sizes[] = { 1, 2, 4, 32 };
-
-	for (int k = 0; k < 4; k++) {
-		crew_pool *p = spin_pool(sizes[k], 30);
-		atomic_size_t ran = 0;
-		struct chain_task c = { { count_fn, NULL }, 0, &ran, p };
-
-		T_CHECK(p, "create");
-		for (size_t r = 0; r < rounds / 4; r++) {
-			T_CHECK(crew_submit(p, &c.task) == 0, "submit");
-			T_CHECK(wait_count(&ran, r + 1, 5), "round %zu lost a wake-up "
-			    "on %u polling workers", r, sizes[k]);
-			if (t_rand(&rng) % 2)
-				nap_us((long)(t_rand(&rng) % 60));
-		}
-		T_CHECK(crew_pool_destroy(p) == 0, "destroy");
-	}
-	return 0;
+	return ping_pong(30, 60);
 }
 
 /*
@@ -1404,16 +1404,7 @@ t_burst_while_spinning(void)
 	atomic_store(&barrier_in, 0);
 	atomic_store(&barrier_fail, 0);
 	for (size_t r = 0; r < rounds; r++) {
-		crew_batch b = CREW_BATCH_INIT;
-
-		crew_batch_push(&b, &t[0]);
-		crew_batch_push(&b, &t[1]);
-		T_CHECK(crew_schedule(p, b) == 0, "schedule");
-		while (atomic_load(&barrier_in) < 2 * (r + 1) &&
-		    !atomic_load(&barrier_fail))
-			nap_us(20);
-		T_CHECK(!atomic_load(&barrier_fail), "round %zu: the two tasks "
-		    "never ran at the same time", r);
+		T_CHECK(barrier_round(p, t, r) == 0, "round %zu", r);
 		nap_us((long)(t_rand(&rng) % 300));
 	}
 	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
