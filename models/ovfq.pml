@@ -44,7 +44,8 @@
  *
  * Scenario: max_threads = 2.  The producer submits T0, T1 and T2 one by
  * one.  T0 blocks until T1 has run, so T1 must reach the second worker
- * while the first is stuck in T0.
+ * while the first is stuck in T0.  -DSPIN: the workers poll before
+ * parking (crew.inc; --full runs it).
  *
  * Not covered: weak memory (spin is sequentially consistent), several
  * producers racing on the push CAS (one atomic step each, so one producer

@@ -48,6 +48,19 @@
  * leaving work behind when any queue still holds work (worker_main's
  * probe of queues_empty), and the role is handed on.
  *
+ * Scenario -DTWO_PRODUCERS (run with -DMAXT=1): two outside threads
+ * submit, one T0, the other T1 and then T2; the tasks are trivial.  A
+ * submitter can stall between its notify's load and its CAS while the
+ * other's notify wakes the worker, which runs the tasks and parks again:
+ * the word then holds the same value as at the stalled load (ABA).
+ *
+ * Option -DSPIN (with any scenario): workers poll before parking
+ * (crew_config.spin_us > 0; crew.inc says how worker_spin and
+ * notify_slow's `spinning` check are modelled), the first HOT (default
+ * MAXT, i.e. all) of them.  A notify_slow WAKE that sees a poller posts no
+ * token and leaves the notification to it, so a poller that goes to sleep
+ * without it is a lost wake-up, which the monitor catches as above.
+ *
  * Not covered: weak memory (spin is sequentially consistent; the
  * store-buffering form of the lost wake-up is only *emulated*, by BUGGY 1
  * below; the real memory orders are GenMC's and TSan's job), contention
@@ -55,6 +68,19 @@
  * ring overflow, spawn failure and shutdown (shutdown.pml), the fairness
  * tick and lifo run limit of find_work, crew_wg's helping join (the
  * blocking join here is the stricter case), more than 3 tasks.
+ *
+ * Found by this model and, independently, by a review (fixed in
+ * 31eeb2d): notify_slow read `spinning` between its load of the word and
+ * its CAS, and the CAS compares values: producer A loads {idle 1,
+ * PENDING} (WAKE) and stalls; B's notify wakes the worker, which takes
+ * and runs the tasks, releases the role and polls; A reads `spinning` = 1;
+ * the worker times out, leaves `spinning` and commits idle, which makes
+ * the word {idle 1, PENDING} again; A's CAS succeeds, A posts no token,
+ * and the worker sleeps with SIGNALED|notified set.  Every later push
+ * sees `notified` on notify's fast path and wakes nobody (here T2 stays
+ * queued; in shutdown.pml the drain never sees a quiescent word).  Now
+ * `spinning` is read after a successful CAS (acq_rel); BUGGY 7 restores
+ * the old order and -DTWO_PRODUCERS -DMAXT=1 finds it again.
  *
  * Seeded bugs (-DBUGGY=n, -DBUGGY means 1):
  *   1  notify's fast path is a plain (relaxed) load of `notified` that can
@@ -69,6 +95,18 @@
  *   4  the work map without work_list: a worker's bit, once cleared by a
  *      search in vain, stays clear when the worker later finds T1 and T1
  *      pushes T2, so the other worker skips the lifo that holds T2.
+ *   5  (implies -DSPIN) a poller leaves `spinning` after its idle commit
+ *      instead of before: a notify whose load already shows the commit
+ *      still counts the poller, posts no token, and the poller sleeps.
+ *   6  (implies -DSPIN) notify_slow reads `spinning` before loading the
+ *      word: the poller it counted may time out and commit idle in
+ *      between, and the notify then takes it for a sleeper that a poller
+ *      will spare the wake-up.
+ *   7  (implies -DSPIN) notify_slow reads `spinning` between its load and
+ *      its CAS (the code before 31eeb2d): see "Found by this model" above.
+ * (Bugs 5, 6 and 7 live in crew.inc.  A poller that ignores notifications
+ * and only times out is not a bug here: the crew__sync_wait step after
+ * the poll takes `notified` either way; it only costs latency.)
  *
  * The work map (pool.c, work_list / work_unlist): wmap[w] is worker w's
  * bit, written by w only.  find_work clears it before the victim sweep
@@ -86,6 +124,9 @@
 #define BUGGY 0
 #endif
 #define PARK_MODEL
+#if (BUGGY == 5 || BUGGY == 6 || BUGGY == 7) && !defined(SPIN)
+#define SPIN
+#endif
 
 #ifndef MAXT
 #define MAXT 2
@@ -197,7 +238,11 @@ inline find_work(me) {
 #endif
 }
 
-#ifdef BURST
+#ifdef TWO_PRODUCERS
+inline run_task(me, t) {
+	d_step { assert((done & t) == 0); done = done | t }
+}
+#elif defined(BURST)
 byte started;         /* tasks that have begun (the barrier) */
 
 inline run_task(me, t) {
@@ -317,7 +362,9 @@ active proctype producer() {
 	:: else -> skip
 	fi;
 	unlock_spawn();
-#ifdef BURST
+#ifdef TWO_PRODUCERS
+	push_global(T0)
+#elif defined(BURST)
 	push_global(T0);
 	push_global(T1);
 	push_global(T2)
@@ -328,6 +375,21 @@ active proctype producer() {
 	push_global(T1)
 #endif
 }
+
+#ifdef TWO_PRODUCERS
+active proctype producer2() {
+	CREW_LOCALS;
+
+	lock_spawn();                           /* ensure_worker */
+	if
+	:: nthreads == 0 -> s_spawned++; spawn_start(rc)
+	:: else -> skip
+	fi;
+	unlock_spawn();
+	push_global(T1);
+	push_global(T2)
+}
+#endif
 
 /* When nothing can move any more, nothing may be left to do. */
 active proctype monitor() {

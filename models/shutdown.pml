@@ -43,6 +43,11 @@
  *                     must wait for it too (21 M states: --full only).
  *   -DTWO_SUBMITTERS  T0 and T1 come from two threads, so two
  *                     ensure_workers race (60 M states: --full, bitstate).
+ *   -DSPIN            workers poll before parking (crew.inc).  FAILS
+ *                     with src/pool.c as of 119e1c4: the ABA of
+ *                     notify_slow's `spinning` check (park.pml, "open
+ *                     finding"), with the shutdowner's drain notify as
+ *                     the second notifier; the drain then waits forever.
  *
  * Not covered: weak memory (spin is sequentially consistent), the backoff
  * time and count of spawn retries, shutdown called twice or from a worker
