@@ -233,9 +233,10 @@ typedef struct crew_config {
 	 * the first microsecond or so, and leave a push to the worker already
 	 * searching for the pool when there is one.  0 parks at once: no CPU
 	 * time at all is spent after the last task.  A poll lasts this long
-	 * plus a few microseconds (the clock is read every 8th read); each
-	 * search that found nothing starts one, so a worker woken in vain
-	 * polls again.  A poller that finds nothing else to run takes a whole
+	 * plus a microsecond or so (the clock is read every 8th read), a
+	 * poller that lost the race for a notification to another worker
+	 * polling on within it; each search that found nothing starts one,
+	 * so a worker woken in vain polls again.  A poller that finds nothing else to run takes a whole
 	 * CPU for that time (the yields return at once).
 	 *
 	 * crew_config_init() sets CREW_SPIN_US_DEFAULT (0: off), or the value
@@ -392,7 +393,8 @@ typedef struct crew_stats {
 	 * not be read, or the system refused the binding. */
 	uint64_t pin_failures;
 	uint64_t spins;             /* polls for work before parking (spin_us) */
-	uint64_t spin_hits;         /* polls that ended with a notification */
+	uint64_t spin_hits;         /* polls after which the worker took a
+	                               notification instead of parking */
 	uint64_t spread_steps;      /* wake-ups that stepped off the waker's CPU
 	                               (README: CREW_SPREAD) */
 	/* helping-wait steps past half a worker's stack, which take only the

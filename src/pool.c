@@ -475,27 +475,37 @@ spread_init(struct crew_pool *p, struct crew__worker *w)
  * workers (6.0 against 2.15 Mtask/s), as before these two measures: each
  * poller takes tasks one at a time where a woken worker takes a batch.
  * That is why spin_us is off by default.  It stops early for a shutdown
- * or a drain.  Returns the word last read.
+ * or a drain.  Returns the word last read, and clears *again unless it
+ * stopped on a notification: a poller that then loses the race for it
+ * (another worker consumed it first) polls on until *until, the deadline
+ * of its first poll in this worker_wait (0: not set yet), instead of
+ * parking at once (found in review).
  */
 static __attribute__((noinline)) uint32_t
 worker_spin(struct crew_pool *p, struct crew__worker *w, uint32_t s,
-    bool is_waking)
+    bool is_waking, uint64_t *until, bool *again)
 {
-	uint64_t until = 0;
 	unsigned reads = 0, pauses = 1;
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 
+	if (*until == 0) {
+		*until = now + p->spin_ns;
+	} else if (now >= *until) {
+		*again = false;
+		return s;
+	}
 	CREW__STAT_ADD(w, spins, 1);
 	/* relaxed: a hint for notify_slow; see its comment for the order */
 	atomic_fetch_add_explicit(&p->spinning, 1, memory_order_relaxed);
 	for (;;) {
 		if ((s & CREW__SYNC_CLOSING) ||
-		    crew__sync_state(s) == CREW__SHUTDOWN)
-			break;
-		if ((s & CREW__SYNC_NOTIFIED) &&
-		    (is_waking || crew__sync_state(s) != CREW__WAKING)) {
-			CREW__STAT_ADD(w, spin_hits, 1);
+		    crew__sync_state(s) == CREW__SHUTDOWN) {
+			*again = false;
 			break;
 		}
+		if ((s & CREW__SYNC_NOTIFIED) &&
+		    (is_waking || crew__sync_state(s) != CREW__WAKING))
+			break;
 		reads++;
 		if (pauses == CREW__SPIN_PAUSES && (reads & 3) == 0) {
 			/* let a thread that shares our CPU run: the
@@ -507,13 +517,10 @@ worker_spin(struct crew_pool *p, struct crew__worker *w, uint32_t s,
 			if (pauses < CREW__SPIN_PAUSES)
 				pauses *= 2;
 		}
-		if ((reads & 7) == 0) {
-			uint64_t now = clock_ns(CLOCK_MONOTONIC);
-
-			if (until == 0)
-				until = now + p->spin_ns;
-			else if (now >= until)
-				break;
+		if ((reads & 7) == 0 &&
+		    clock_ns(CLOCK_MONOTONIC) >= *until) {
+			*again = false;
+			break;
 		}
 		/* relaxed: polled; the consume CAS acquires */
 		s = atomic_load_explicit(&p->sync, memory_order_relaxed);
@@ -529,7 +536,8 @@ static CREW__HOT int
 worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking)
 {
 	bool idle = false;
-	bool spun = p->spin_ns == 0 || w->index >= p->hot;
+	bool poll = p->spin_ns != 0 && w->index < p->hot, polled = false;
+	uint64_t poll_until = 0;
 	/* relaxed: starting guess for the CASes */
 	uint32_t s = atomic_load_explicit(&p->sync, memory_order_relaxed);
 	uint32_t n;
@@ -544,14 +552,18 @@ worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking)
 			 * release: orders worker_spin's leaving `spinning`
 			 * before this, for notify_slow's read after its CAS */
 			if (atomic_compare_exchange_weak_explicit(&p->sync, &s,
-			    n, memory_order_acq_rel, memory_order_relaxed))
+			    n, memory_order_acq_rel, memory_order_relaxed)) {
+				if (polled)
+					CREW__STAT_ADD(w, spin_hits, 1);
 				return is_waking ||
 				    crew__sync_state(s) == CREW__SIGNALED;
+			}
 			continue;
 		case CREW__W_IDLE:
-			if (!spun) {
-				spun = true;
-				s = worker_spin(p, w, s, is_waking);
+			if (poll) {
+				polled = true;
+				s = worker_spin(p, w, s, is_waking, &poll_until,
+				    &poll);
 				continue;
 			}
 			/* release: orders worker_spin's leaving `spinning`
