@@ -196,7 +196,8 @@ struct crew__worker {
 	unsigned helping;           /* O: nesting of crew_wg_wait helping */
 	/* O: a helping wait whose frame is below this address (half the
 	 * worker's stack used) takes only its own LIFO stack and ring
-	 * (crew__help_one); 0: unknown */
+	 * (crew__help_one); 0: never (a pool of one worker, or the stack
+	 * unknown) */
 	uintptr_t stack_half;
 	unsigned fair_left;         /* O: searches until the fairness check */
 	uint32_t global_tail;       /* O: our tail after our last refill

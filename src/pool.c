@@ -325,7 +325,7 @@ notify_slow(struct crew_pool *p, bool is_waking)
 	 * relaxed is enough after it); one still counted makes its RMW after
 	 * our CAS, finds `notified` and consumes it (or someone else did).
 	 */
-	if (act == CREW__N_WAKE)
+	if (act == CREW__N_WAKE && p->spin_ns != 0)
 		/* relaxed: ordered after our acq_rel CAS (see above) */
 		spinner = atomic_load_explicit(&p->spinning,
 		    memory_order_relaxed) > 0;
@@ -449,14 +449,12 @@ spread_from(struct crew_pool *p, struct crew__worker *w)
 static void
 spread_init(struct crew_pool *p, struct crew__worker *w)
 {
-	long online = sysconf(_SC_NPROCESSORS_ONLN);
-
 	w->spread_off = p->spread == CREW__SPREAD_OFF ||
 	    sched_getaffinity(0, sizeof(w->spread_mask), &w->spread_mask) != 0;
 	/* automatic: only a worker free to run on every online CPU */
 	if (!w->spread_off && p->spread == CREW__SPREAD_AUTO)
-		w->spread_off = online < 2 ||
-		    CPU_COUNT(&w->spread_mask) != (int)online;
+		w->spread_off = CPU_COUNT(&w->spread_mask) !=
+		    (int)sysconf(_SC_NPROCESSORS_ONLN);
 }
 
 /*
@@ -1000,10 +998,11 @@ find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 static inline bool
 stack_deep(const struct crew__worker *w)
 {
-	return (uintptr_t)__builtin_frame_address(0) < w->stack_half &&
-	    w->pool->max_threads > 1;
+	return (uintptr_t)__builtin_frame_address(0) < w->stack_half;
 }
 
+/* At worker start: w->stack_half, or 0 (never deep) in a pool of one
+ * worker or where the stack is unknown. */
 static __attribute__((noinline)) void
 stack_mark(struct crew__worker *w)
 {
@@ -1012,7 +1011,8 @@ stack_mark(struct crew__worker *w)
 	size_t size;
 
 	w->stack_half = 0;
-	if (pthread_getattr_np(pthread_self(), &a) != 0)
+	if (w->pool->max_threads < 2 ||
+	    pthread_getattr_np(pthread_self(), &a) != 0)
 		return;
 	if (pthread_attr_getstack(&a, &lo, &size) == 0)
 		w->stack_half = (uintptr_t)lo + size / 2; /* stacks grow down */
