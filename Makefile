@@ -30,7 +30,7 @@ CFLAGS_BASE = -std=c11 $(OPT) $(WARN) $(WERROR) -pthread -Iinclude -Isrc \
 LDLIBS = $(HWLOC_LIBS) -pthread
 
 B := build
-SRCS := src/api.c src/cpu.c src/park.c src/pool.c src/wg.c src/for.c src/global.c \
+SRCS := src/api.c src/cpu.c src/park.c src/pool.c src/wg.c src/for.c src/global.c src/relay.c \
 	src/topo.c
 LIBNAME := $(B)/libcrew.so.$(VERSION)
 # Before 1.0 a minor version may change the ABI: the soname names it.

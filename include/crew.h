@@ -397,9 +397,14 @@ typedef struct crew_stats {
 	                               notification instead of parking */
 	uint64_t spread_steps;      /* wake-ups that stepped off the waker's CPU
 	                               (README: CREW_SPREAD) */
-	/* helping-wait steps past half a worker's stack, which take only the
-	 * worker's own LIFO stack and ring (crew_wg_wait) */
+	/* helping-wait steps past half a thread's stack that found no relay
+	 * thread, so took only the worker's own LIFO stack and ring
+	 * (crew_wg_wait; README: Caveats) */
 	uint64_t deep_waits;
+	/* helping waits past half a thread's stack continued on a relay
+	 * thread with a fresh stack (crew_wg_wait) */
+	uint64_t relays;
+	uint64_t relay_threads;     /* relay threads created */
 } crew_stats;
 
 CREW_API void crew_pool_stats(crew_pool *pool, crew_stats *out);

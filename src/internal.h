@@ -90,6 +90,7 @@ struct crew__stats {
 	_Atomic uint64_t spin_hits;
 	_Atomic uint64_t deep_waits;
 	_Atomic uint64_t spread_steps;
+	_Atomic uint64_t relays;
 };
 
 /* crew_pool.spread (spread_from in pool.c) */
@@ -195,9 +196,9 @@ struct crew__worker {
 	unsigned lifo_runs;         /* O: consecutive tasks taken from lifo */
 	unsigned helping;           /* O: nesting of crew_wg_wait helping */
 	/* O: a helping wait whose frame is below this address (half the
-	 * worker's stack used) takes only its own LIFO stack and ring
-	 * (crew__help_one); 0: never (a pool of one worker, or the stack
-	 * unknown) */
+	 * running thread's stack used) goes on on a relay's stack
+	 * (relay.c); 0: never (the stack unknown).  Set by whichever thread
+	 * runs the worker: its own, or a relay. */
 	uintptr_t stack_half;
 	unsigned fair_left;         /* O: searches until the fairness check */
 	uint32_t global_tail;       /* O: our tail after our last refill
@@ -228,6 +229,8 @@ struct crew__worker {
 
 _Static_assert(CREW_MAX_THREADS <= UINT16_MAX,
     "worker indices must fit the uint16_t victim arrays");
+
+struct crew__relay; /* relay.c */
 
 struct crew_pool {
 	/* The global queue and its push counter share a line: producers own it. */
@@ -276,6 +279,11 @@ struct crew_pool {
 	unsigned nthreads;              /* L: threads created (== nworkers) */
 	pthread_mutex_t life_lock;      /* serialises shutdown */
 	bool shut_down;                 /* life_lock */
+	/* Relays (relay.c): threads that continue deep helping waits. */
+	pthread_mutex_t relay_lock;     /* guards the two lists */
+	struct crew__relay *relay_idle; /* relay_lock */
+	struct crew__relay *relay_all;  /* relay_lock */
+	_Atomic uint64_t relay_threads; /* S: statistic */
 };
 
 #define CREW__PIN_BOUND 1u     /* the thread is bound to its place */
@@ -292,8 +300,30 @@ const char *crew__pin_name(enum crew_pin mode);
 /* Parses CREW_SPIN_US (decimal, at most CREW_SPIN_US_MAX); false: not
  * that (*out untouched). */
 bool crew__spin_parse(const char *s, unsigned *out);
-/* Runs one task of w's pool if one can be found; false if none. */
-bool crew__help_one(struct crew__worker *w);
+/* Runs one task of w's pool if one can be found; false if none.
+ * bounded: only from w's own LIFO stack and ring (a deep wait that could
+ * not have a relay: see crew__help_one). */
+bool crew__help_one(struct crew__worker *w, bool bounded);
+
+/* Whether a helping wait at this frame is past half the running thread's
+ * stack (w->stack_half). */
+static inline __attribute__((always_inline)) bool
+crew__stack_deep(const struct crew__worker *w)
+{
+	return (uintptr_t)__builtin_frame_address(0) < w->stack_half;
+}
+
+/* At thread start: half-way between the calling thread's stack bottom
+ * and its current frame (stacks grow down); 0 if unknown. */
+uintptr_t crew__stack_half(void);
+/* The rest of a helping wait on wait-group word wg, on a relay thread
+ * (relay.c): returns 0 once the count is zero, CREW_EAGAIN if no relay
+ * could be had. */
+int crew__relay_wait(struct crew__worker *w, _Atomic uint32_t *wg);
+/* Joins the relay threads; after the workers are joined. */
+void crew__relay_shutdown(struct crew_pool *p);
+/* crew_wg_wait's helping loop for worker me (wg.c). */
+void crew__wg_help(_Atomic uint32_t *wg, struct crew__worker *me);
 /* Whether some worker of p is parked (a hint: relaxed). */
 bool crew__pool_has_idle(struct crew_pool *p);
 unsigned crew__pool_max_threads(struct crew_pool *p);

@@ -988,45 +988,22 @@ find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed,
  * runs may wait and help in turn, so waits nest: tasks unrelated to the one
  * awaited (from the global queue, stolen) each add a level, without bound.
  * On 2 workers, tree20 under ASan nested ~2700 levels and overflowed an 8
- * MiB stack.  So once half the worker's stack is used, a wait helps only
- * with its own LIFO stack and ring (the work its own nest pushed, bounded
- * by the ring's size beyond what the program itself nests), and otherwise
- * waits for the other workers, as TBB stops stealing near the end of its
- * stack.  Not in a pool of one worker: nobody else would run the work
- * awaited.
+ * MiB stack.  So past half the thread's stack, crew_wg_wait goes on on a
+ * relay's stack (relay.c).  Where no relay thread could be had, a wait
+ * there helps only with its own LIFO stack and ring (the work its own nest
+ * pushed, bounded by the ring's size beyond what the program itself nests),
+ * and otherwise waits for the other workers, as TBB stops stealing near
+ * the end of its stack; not in a pool of one worker, where nobody else
+ * would run the work awaited.
  */
-static inline bool
-stack_deep(const struct crew__worker *w)
-{
-	return (uintptr_t)__builtin_frame_address(0) < w->stack_half;
-}
-
-/* At worker start: w->stack_half, or 0 (never deep) in a pool of one
- * worker or where the stack is unknown. */
-static __attribute__((noinline)) void
-stack_mark(struct crew__worker *w)
-{
-	pthread_attr_t a;
-	void *lo;
-	size_t size;
-
-	w->stack_half = 0;
-	if (w->pool->max_threads < 2 ||
-	    pthread_getattr_np(pthread_self(), &a) != 0)
-		return;
-	if (pthread_attr_getstack(&a, &lo, &size) == 0)
-		w->stack_half = (uintptr_t)lo + size / 2; /* stacks grow down */
-	pthread_attr_destroy(&a);
-}
-
 bool
-crew__help_one(struct crew__worker *w)
+crew__help_one(struct crew__worker *w, bool bounded)
 {
 	bool pushed = false, busy;
 	crew_task *t;
 
 	w->helping++;
-	if (CREW__UNLIKELY(stack_deep(w))) {
+	if (CREW__UNLIKELY(bounded)) {
 		CREW__STAT_ADD(w, deep_waits, 1);
 		if ((t = crew__lifo_pop(&w->lifo)) == NULL)
 			t = crew__ring_pop(w);
@@ -1146,7 +1123,7 @@ worker_main(void *arg)
 	if (p->cfg.on_thread_start)
 		p->cfg.on_thread_start(p->cfg.hook_ctx, w->index);
 	spread_init(p, w);
-	stack_mark(w);
+	w->stack_half = crew__stack_half();
 	while ((r = worker_wait(p, w, waking)) >= 0) {
 		waking = r;
 		woke = true;
@@ -1433,6 +1410,8 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	p->cfg.name_prefix = p->name_prefix;
 	pthread_mutex_init(&p->spawn_lock, NULL);
 	pthread_mutex_init(&p->life_lock, NULL);
+	pthread_mutex_init(&p->relay_lock, NULL);
+	atomic_init(&p->relay_threads, 0);
 	*out = p;
 	return 0;
 }
@@ -1491,6 +1470,7 @@ crew_pool_shutdown(crew_pool *p)
 		for (unsigned i = 0; i < p->nthreads; i++)
 			pthread_join(p->workers[i]->thread, NULL);
 		pthread_mutex_unlock(&p->spawn_lock);
+		crew__relay_shutdown(p);
 		p->shut_down = true;
 	}
 	pthread_mutex_unlock(&p->life_lock);
@@ -1516,6 +1496,7 @@ crew_pool_destroy(crew_pool *p)
 	crew__topo_plan_free(p->plan);
 	pthread_mutex_destroy(&p->spawn_lock);
 	pthread_mutex_destroy(&p->life_lock);
+	pthread_mutex_destroy(&p->relay_lock);
 	free(p);
 	return 0;
 }
@@ -1549,6 +1530,9 @@ crew_pool_stats(crew_pool *p, crew_stats *out)
 	/* relaxed: statistic */
 	out->pin_failures = atomic_load_explicit(&p->pin_failures,
 	    memory_order_relaxed);
+	/* relaxed: statistic */
+	out->relay_threads = atomic_load_explicit(&p->relay_threads,
+	    memory_order_relaxed);
 	for (uint32_t i = 0; i < n; i++) {
 		struct crew__stats *st = &p->workers[i]->stats;
 #define CREW__SUM(f) out->f += atomic_load_explicit(&st->f, memory_order_relaxed) /* relaxed: statistic */
@@ -1563,6 +1547,7 @@ crew_pool_stats(crew_pool *p, crew_stats *out)
 		CREW__SUM(spin_hits);
 		CREW__SUM(spread_steps);
 		CREW__SUM(deep_waits);
+		CREW__SUM(relays);
 #undef CREW__SUM
 	}
 }

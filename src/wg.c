@@ -11,7 +11,8 @@
  * (its LIFO slot first, then its queues, then steals) until the count is
  * zero.  When there is nothing to help with it sleeps on the futex for a
  * short, growing time and looks again, because the work it waits for may
- * appear in a queue that nobody will wake it for.
+ * appear in a queue that nobody will wake it for.  Past half the thread's
+ * stack the wait goes on on a relay thread's stack (relay.c).
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -113,8 +114,6 @@ wg_sleep(_Atomic uint32_t *w, uint32_t s, long ns)
 	    ns > 0 ? &ts : NULL, NULL, 0);
 }
 
-static __attribute__((noinline)) int wg_wait_slow(_Atomic uint32_t *w,
-    struct crew__worker *me);
 
 CREW_API int
 crew_wg_wait(crew_wg *wg)
@@ -140,15 +139,18 @@ crew_wg_wait(crew_wg *wg)
 		    WG_COUNT) == 0)
 			return 0;
 	}
-	return wg_wait_slow(w, me);
+	crew__wg_help(w, me);
+	return 0;
 }
 
-static int
-wg_wait_slow(_Atomic uint32_t *w, struct crew__worker *me)
+/* Also the loop a relay runs for a worker (relay.c). */
+__attribute__((noinline)) void
+crew__wg_help(_Atomic uint32_t *w, struct crew__worker *me)
 {
 	uint32_t s;
 	long nap = 20000;
 	unsigned misses = 0;
+	bool relay = true, bounded = false;
 
 	/* acquire: pairs with the release of the last done */
 	while (((s = atomic_load_explicit(w, memory_order_acquire)) &
@@ -157,13 +159,23 @@ wg_wait_slow(_Atomic uint32_t *w, struct crew__worker *me)
 			wg_sleep(w, s, 0);
 			continue;
 		}
+		/* Past half our stack: the rest of the wait on a fresh one
+		 * (relay.c), or, if no relay can be had, crew__help_one's
+		 * bounded help (not in a pool of one worker: nobody else
+		 * would run the work awaited). */
+		if (CREW__UNLIKELY(crew__stack_deep(me))) {
+			if (relay && crew__relay_wait(me, w) == 0)
+				continue;
+			relay = false; /* until our next nap */
+			bounded = me->pool->max_threads > 1;
+		}
 		/* Our own newest work first (most often the very child we
 		 * are waiting for), through the worker's search, whose
 		 * fairness check also runs here: a wait that only popped
 		 * its own stack, beside tasks that keep feeding it, never
 		 * took the outside task that it waited for (test
 		 * conc/fairness_in_helping_wait). */
-		if (crew__help_one(me)) {
+		if (crew__help_one(me, bounded)) {
 			misses = 0;
 			nap = 20000;
 			continue;
@@ -177,7 +189,7 @@ wg_wait_slow(_Atomic uint32_t *w, struct crew__worker *me)
 			wg_sleep(w, s, nap);
 			if (nap < 2000000)
 				nap *= 2;
+			relay = true;
 		}
 	}
-	return 0;
 }

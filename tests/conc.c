@@ -1457,9 +1457,10 @@ deep_root_fn(crew_task *t)
  * 20000 outside tasks that each wait on one gate, opened only once no root
  * has started for 100 ms: every waiting worker helps with the next roots,
  * which wait too, so each wait nests the next on the same stack.  On 256
- * KiB worker stacks that overflowed (SIGSEGV) before helping stopped at
- * half the stack; now each worker stops taking new roots there, the
- * submitter sees the starts stall and opens the gate, and all run.
+ * KiB worker stacks that overflowed (SIGSEGV) before waits past half the
+ * stack went on on relay threads (or, failing those, stopped taking new
+ * roots: test deep_waits_without_relays); now all roots start, the gate
+ * opens and all run.
  */
 int
 t_deep_helping_waits(void)
@@ -1501,6 +1502,264 @@ t_deep_helping_waits(void)
 	T_CHECK(crew_pool_shutdown(p) == 0, "shutdown");
 	T_CHECK(atomic_load(&deep_done) == n, "ran %zu of %zu roots",
 	    atomic_load(&deep_done), n);
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	free(roots);
+	return 0;
+}
+
+/*
+ * Deep waits for work that only arrives later: 20000 outside roots each
+ * wait for a reply of their own, which the submitter sends once every root
+ * has started.  Every waiting worker helps with the next roots, so the
+ * waits nest.  Before relays (relay.c), a pool of one worker overflowed
+ * its stack (SIGSEGV), and a pool of two hung once both workers, bounded
+ * at half their stacks, left the replies in the global queue.  Each relay
+ * job also runs the pool's thread hooks: starts and stops must pair up.
+ */
+struct reply_root {
+	crew_task task;
+	crew_wg wg;
+};
+
+struct reply_job {
+	crew_task task;
+	struct reply_root *root;
+};
+
+static atomic_size_t rr_started, rr_done;
+static atomic_uint rr_hook_starts, rr_hook_stops;
+static atomic_int rr_bad_index;
+static crew_pool *rr_pool;
+
+static void
+rr_root_fn(crew_task *t)
+{
+	struct reply_root *r = crew_container_of(t, struct reply_root, task);
+	int idx = crew_worker_index(rr_pool);
+
+	if (idx < 0)
+		atomic_store(&rr_bad_index, 1);
+	atomic_fetch_add(&rr_started, 1);
+	crew_wg_wait(&r->wg); /* helps: runs the next roots, which nest */
+	atomic_fetch_add(&rr_done, 1);
+}
+
+static void
+rr_reply_fn(crew_task *t)
+{
+	struct reply_job *j = crew_container_of(t, struct reply_job, task);
+
+	crew_wg_done(&j->root->wg);
+}
+
+static void
+rr_on_start(void *ctx, unsigned index)
+{
+	(void)ctx;
+	(void)index;
+	atomic_fetch_add(&rr_hook_starts, 1);
+}
+
+static void
+rr_on_stop(void *ctx, unsigned index)
+{
+	(void)ctx;
+	(void)index;
+	atomic_fetch_add(&rr_hook_stops, 1);
+}
+
+/* Waits until *c stops changing for 100 ms or reaches target. */
+static size_t
+wait_quiet(atomic_size_t *c, size_t target)
+{
+	size_t last = atomic_load(c), now;
+	unsigned quiet_ms = 0;
+
+	while (quiet_ms < 100 && atomic_load(c) < target) {
+		nap_us(1000);
+		now = atomic_load(c);
+		quiet_ms = now == last ? quiet_ms + 1 : 0;
+		last = now;
+	}
+	return atomic_load(c);
+}
+
+/*
+ * fail_first: once the workers run, no thread can be created until the
+ * roots have stalled in bounded deep waits; then relays become possible
+ * and the stalled waits must take them (they retry after each nap).
+ */
+static int
+deep_replies(unsigned workers, bool fail_first)
+{
+	size_t n = 20000, i;
+	struct reply_root *roots = calloc(n, sizeof(*roots));
+	struct reply_job *replies = calloc(n, sizeof(*replies));
+	crew_config cfg;
+	crew_pool *p = NULL;
+	crew_stats st;
+
+	T_CHECK(roots != NULL && replies != NULL, "oom");
+	crew_config_init(&cfg);
+	cfg.max_threads = workers;
+	cfg.stack_size = 256 * 1024;
+	cfg.on_thread_start = rr_on_start;
+	cfg.on_thread_stop = rr_on_stop;
+	atomic_store(&rr_started, 0);
+	atomic_store(&rr_done, 0);
+	atomic_store(&rr_hook_starts, 0);
+	atomic_store(&rr_hook_stops, 0);
+	atomic_store(&rr_bad_index, 0);
+	T_CHECK(crew_pool_create(&p, &cfg) == 0, "create");
+	rr_pool = p;
+	t_watch_pool(p);
+	for (i = 0; i < n; i++) {
+		crew_wg_init(&roots[i].wg);
+		crew_wg_add(&roots[i].wg, 1);
+		roots[i].task = (crew_task)CREW_TASK_INIT(rr_root_fn);
+	}
+	i = 0;
+	if (fail_first) {
+		/* The first roots hold the workers until all are up. */
+		for (int tries = 0; tries < 5000; tries++) {
+			crew_pool_stats(p, &st);
+			if (st.threads_spawned == workers)
+				break;
+			if (i < workers)
+				T_CHECK(crew_submit(p, &roots[i++].task) == 0,
+				    "submit root");
+			nap_us(1000);
+		}
+		T_CHECK(st.threads_spawned == workers, "workers %llu",
+		    (unsigned long long)st.threads_spawned);
+		t_fail_create(1, 1, 0);
+	}
+	for (; i < n; i++)
+		T_CHECK(crew_submit(p, &roots[i].task) == 0, "submit root");
+	if (fail_first) {
+		size_t stalled = wait_quiet(&rr_started, n);
+
+		crew_pool_stats(p, &st);
+		t_fail_create(0, 0, 0);
+		fprintf(stderr, "deep_waits_relay_recovers: %zu of %zu roots "
+		    "started without relays, %llu deep waits\n", stalled, n,
+		    (unsigned long long)st.deep_waits);
+		T_CHECK(stalled < n && st.deep_waits > 0 && st.relays == 0,
+		    "%zu of %zu roots started, %llu deep waits, %llu relays, "
+		    "with no thread to be created", stalled, n,
+		    (unsigned long long)st.deep_waits,
+		    (unsigned long long)st.relays);
+	}
+	T_CHECK(wait_count(&rr_started, n, 10),
+	    "%u workers: only %zu of %zu roots started", workers,
+	    atomic_load(&rr_started), n);
+	for (i = 0; i < n; i++) {
+		replies[i].task = (crew_task)CREW_TASK_INIT(rr_reply_fn);
+		replies[i].root = &roots[i];
+		T_CHECK(crew_submit(p, &replies[i].task) == 0, "submit reply");
+	}
+	T_CHECK(wait_count(&rr_done, n, 10),
+	    "%u workers: only %zu of %zu roots done", workers,
+	    atomic_load(&rr_done), n);
+	crew_pool_stats(p, &st);
+	fprintf(stderr, "deep_waits_for_outside_replies: %u workers, %llu "
+	    "relayed waits, %llu relay threads\n", workers,
+	    (unsigned long long)st.relays,
+	    (unsigned long long)st.relay_threads);
+	T_CHECK(st.relays > 0 && st.relay_threads > 0 &&
+	    st.relay_threads <= st.relays, "relays %llu, relay threads %llu",
+	    (unsigned long long)st.relays,
+	    (unsigned long long)st.relay_threads);
+	T_CHECK(fail_first || st.deep_waits == 0,
+	    "%llu bounded deep waits with relays",
+	    (unsigned long long)st.deep_waits);
+	T_CHECK(atomic_load(&rr_bad_index) == 0,
+	    "a root ran outside a worker identity");
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	T_CHECK(atomic_load(&rr_hook_starts) == atomic_load(&rr_hook_stops) &&
+	    atomic_load(&rr_hook_starts) >= workers + st.relays,
+	    "hooks: %u starts, %u stops, %llu relayed waits",
+	    atomic_load(&rr_hook_starts), atomic_load(&rr_hook_stops),
+	    (unsigned long long)st.relays);
+	free(roots);
+	free(replies);
+	return 0;
+}
+
+int
+t_deep_waits_for_outside_replies(void)
+{
+	if (deep_replies(1, false) != 0)
+		return 1;
+	return deep_replies(2, false);
+}
+
+int
+t_deep_waits_relay_recovers(void)
+{
+	return deep_replies(2, true);
+}
+
+/*
+ * With no relay thread to be had (every pthread_create fails once both
+ * workers run), deep waits fall back to helping only with their own
+ * queues: the gated roots of deep_helping_waits still all run, through
+ * bounded waits, on 256 KiB stacks.
+ */
+int
+t_deep_waits_without_relays(void)
+{
+	size_t n = 20000, i;
+	crew_task *roots = calloc(n, sizeof(*roots));
+	crew_config cfg;
+	crew_pool *p = NULL;
+	crew_stats st;
+
+	T_CHECK(roots != NULL, "oom");
+	crew_config_init(&cfg);
+	cfg.max_threads = 2;
+	cfg.stack_size = 256 * 1024;
+	T_CHECK(crew_pool_create(&p, &cfg) == 0, "create");
+	t_watch_pool(p);
+	/* Both workers up: two roots that wait on the gate hold them. */
+	crew_wg_init(&deep_gate);
+	crew_wg_add(&deep_gate, 1);
+	atomic_store(&deep_started, 0);
+	atomic_store(&deep_done, 0);
+	for (int tries = 0; tries < 5000; tries++) {
+		crew_pool_stats(p, &st);
+		if (st.threads_spawned == 2)
+			break;
+		nap_us(1000);
+		if (tries == 0) {
+			roots[0].fn = deep_root_fn;
+			roots[1].fn = deep_root_fn;
+			T_CHECK(crew_submit(p, &roots[0]) == 0, "submit");
+			T_CHECK(crew_submit(p, &roots[1]) == 0, "submit");
+		}
+	}
+	T_CHECK(st.threads_spawned == 2, "workers %llu",
+	    (unsigned long long)st.threads_spawned);
+	t_fail_create(1, 1, 0); /* no relay thread from here */
+	for (i = 2; i < n; i++) {
+		roots[i].fn = deep_root_fn;
+		T_CHECK(crew_submit(p, &roots[i]) == 0, "submit");
+	}
+	(void)wait_quiet(&deep_started, n);
+	crew_pool_stats(p, &st);
+	fprintf(stderr, "deep_waits_without_relays: %zu of %zu roots waiting "
+	    "when the gate opened, %llu deep waits, %llu relays\n",
+	    atomic_load(&deep_started), n, (unsigned long long)st.deep_waits,
+	    (unsigned long long)st.relays);
+	crew_wg_done(&deep_gate);
+	T_CHECK(crew_pool_shutdown(p) == 0, "shutdown");
+	t_fail_create(0, 0, 0);
+	T_CHECK(atomic_load(&deep_done) == n, "ran %zu of %zu roots",
+	    atomic_load(&deep_done), n);
+	T_CHECK(st.deep_waits > 0 && st.relays == 0 && st.relay_threads == 0,
+	    "deep waits %llu, relays %llu, relay threads %llu",
+	    (unsigned long long)st.deep_waits, (unsigned long long)st.relays,
+	    (unsigned long long)st.relay_threads);
 	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
 	free(roots);
 	return 0;

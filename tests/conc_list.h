@@ -57,7 +57,10 @@
 	X(ping_pong_spin, 60)                                                 \
 	X(burst_while_spinning, 60)                                           \
 	X(shutdown_while_spinning, 60)                                        \
-	X(deep_helping_waits, 60)
+	X(deep_helping_waits, 60)                                              \
+	X(deep_waits_for_outside_replies, 120)                                \
+	X(deep_waits_without_relays, 60)                                      \
+	X(deep_waits_relay_recovers, 60)
 
 #define CONC_DECL(name, timeout) int t_##name(void);
 CONC_CASES(CONC_DECL)
