@@ -211,7 +211,11 @@ typedef struct crew_config {
 	/* Called on each worker before its first task / after its last.  In
 	 * on_thread_stop the thread is no longer a worker of the pool:
 	 * crew_worker_index() returns -1 and a submit to the pool is refused
-	 * (CREW_ESHUTDOWN), as from any thread after shutdown. */
+	 * (CREW_ESHUTDOWN), as from any thread after shutdown.  Not called on
+	 * relay threads, which run a worker's tasks, under its index, while
+	 * the worker's own thread sleeps in a deep crew_wg_wait (README):
+	 * keep per-worker state by crew_worker_index(), not in thread-locals
+	 * set here. */
 	void (*on_thread_start)(void *ctx, unsigned index);
 	void (*on_thread_stop)(void *ctx, unsigned index);
 	void *hook_ctx;
@@ -397,9 +401,9 @@ typedef struct crew_stats {
 	                               notification instead of parking */
 	uint64_t spread_steps;      /* wake-ups that stepped off the waker's CPU
 	                               (README: CREW_SPREAD) */
-	/* helping-wait steps past half a thread's stack that found no relay
-	 * thread, so took only the worker's own LIFO stack and ring
-	 * (crew_wg_wait; README: Caveats) */
+	/* helping-wait steps past half a thread's stack, which take only
+	 * the worker's own LIFO stack and ring (crew_wg_wait; when those are
+	 * empty the rest of the wait goes to a relay thread) */
 	uint64_t deep_waits;
 	/* helping waits past half a thread's stack continued on a relay
 	 * thread with a fresh stack (crew_wg_wait) */

@@ -301,8 +301,8 @@ const char *crew__pin_name(enum crew_pin mode);
  * that (*out untouched). */
 bool crew__spin_parse(const char *s, unsigned *out);
 /* Runs one task of w's pool if one can be found; false if none.
- * bounded: only from w's own LIFO stack and ring (a deep wait that could
- * not have a relay: see crew__help_one). */
+ * bounded: only from w's own LIFO stack and ring (a wait past half its
+ * thread's stack: see crew__help_one). */
 bool crew__help_one(struct crew__worker *w, bool bounded);
 
 /* Whether a helping wait at this frame is past half the running thread's

@@ -988,13 +988,12 @@ find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed,
  * runs may wait and help in turn, so waits nest: tasks unrelated to the one
  * awaited (from the global queue, stolen) each add a level, without bound.
  * On 2 workers, tree20 under ASan nested ~2700 levels and overflowed an 8
- * MiB stack.  So past half the thread's stack, crew_wg_wait goes on on a
- * relay's stack (relay.c).  Where no relay thread could be had, a wait
- * there helps only with its own LIFO stack and ring (the work its own nest
- * pushed, bounded by the ring's size beyond what the program itself nests),
- * and otherwise waits for the other workers, as TBB stops stealing near
- * the end of its stack; not in a pool of one worker, where nobody else
- * would run the work awaited.
+ * MiB stack.  So past half the thread's stack (crew__wg_help), a wait
+ * helps only with its own LIFO stack and ring (`bounded`: the work its own
+ * nest pushed, bounded by the ring's size beyond what the program itself
+ * nests), as TBB stops stealing near the end of its stack, and when that
+ * finds nothing, hands the rest of the wait to a relay with a fresh stack
+ * (relay.c), or naps if none can be had.
  */
 bool
 crew__help_one(struct crew__worker *w, bool bounded)

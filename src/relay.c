@@ -21,13 +21,14 @@
  *
  * The worker changes hands by a release store that the taker reads with
  * acquire (job to the relay, `done` back), so one thread at a time runs
- * owner operations on its ring, LIFO stack and counters.  A relay runs the
- * pool's on_thread_start hook (with the worker's index) before each job
- * and on_thread_stop after it, and takes the affinity of the thread it
- * relays for.  Relay threads are created on first need, kept on an idle
- * list after their job, and joined at shutdown.  If none can be created,
- * the wait falls back to helping only with its own LIFO stack and ring
- * (crew__help_one).
+ * owner operations on its ring, LIFO stack and counters.  A relay takes
+ * the affinity of the thread it relays for.  It does not run the pool's
+ * on_thread_start/on_thread_stop hooks: those run once per worker index,
+ * and state a program keeps per index must not be rebuilt and torn down
+ * under a worker whose own thread only sleeps (found in review).  Relay
+ * threads are created on first need, kept on an idle list after their
+ * job, and joined at shutdown.  If none can be created, the wait naps and
+ * tries again (crew__wg_help).
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -89,12 +90,8 @@ relay_run(struct crew__relay *r)
 		    &r->mask);
 	crew__tls_worker = w;
 	w->stack_half = r->stack_half;
-	if (p->cfg.on_thread_start)
-		p->cfg.on_thread_start(p->cfg.hook_ctx, w->index);
 	crew__wg_help(r->wg, w);
 	crew__tls_worker = NULL;
-	if (p->cfg.on_thread_stop)
-		p->cfg.on_thread_stop(p->cfg.hook_ctx, w->index);
 	/* relaxed: the lock below orders it before the next giver's
 	 * release store of RELAY_JOB */
 	atomic_store_explicit(&r->state, RELAY_IDLE, memory_order_relaxed);
@@ -134,22 +131,22 @@ relay_get(struct crew_pool *p)
 {
 	struct crew__relay *r;
 	pthread_attr_t attr;
+	char name[32];
 	int rc;
 
 	pthread_mutex_lock(&p->relay_lock);
-	if ((r = p->relay_idle) != NULL) {
+	if ((r = p->relay_idle) != NULL)
 		p->relay_idle = r->next_idle;
-		pthread_mutex_unlock(&p->relay_lock);
+	pthread_mutex_unlock(&p->relay_lock);
+	if (r != NULL)
 		return r;
-	}
 	if ((r = calloc(1, sizeof(*r))) == NULL)
-		goto out;
+		return NULL;
 	r->pool = p;
 	atomic_init(&r->state, RELAY_IDLE);
 	if (pthread_attr_init(&attr) != 0) {
 		free(r);
-		r = NULL;
-		goto out;
+		return NULL;
 	}
 	if (p->stack_size)
 		(void)pthread_attr_setstacksize(&attr, p->stack_size);
@@ -157,22 +154,17 @@ relay_get(struct crew_pool *p)
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
 		free(r);
-		r = NULL;
-		goto out;
+		return NULL;
 	}
-	{
-		char name[32];
-
-		snprintf(name, sizeof(name), "%srelay", p->name_prefix);
-		name[15] = '\0'; /* the kernel's limit */
-		(void)pthread_setname_np(r->thread, name);
-	}
+	snprintf(name, sizeof(name), "%srelay", p->name_prefix);
+	name[15] = '\0'; /* the kernel's limit */
+	(void)pthread_setname_np(r->thread, name);
+	pthread_mutex_lock(&p->relay_lock);
 	r->next_all = p->relay_all;
 	p->relay_all = r;
+	pthread_mutex_unlock(&p->relay_lock);
 	/* relaxed: statistic */
 	atomic_fetch_add_explicit(&p->relay_threads, 1, memory_order_relaxed);
-out:
-	pthread_mutex_unlock(&p->relay_lock);
 	return r;
 }
 

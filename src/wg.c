@@ -143,14 +143,25 @@ crew_wg_wait(crew_wg *wg)
 	return 0;
 }
 
-/* Also the loop a relay runs for a worker (relay.c). */
+/*
+ * Also the loop a relay runs for a worker (relay.c).  Past half the
+ * thread's stack (deep) it helps only with the worker's own LIFO stack and
+ * ring, which the awaited child is most often in, and where nothing more is
+ * to be found there, spins as usual; only then, instead of napping, does it
+ * hand the rest of the wait to a relay, whose fresh stack helps with
+ * everything.  So a deep fork-join whose child was merely stolen does not
+ * pay a relay (~10-30 us) for a wait of a few microseconds.  If no relay
+ * can be had, it naps and tries again; a pool of one worker then helps
+ * with everything on this stack, since nobody else would run the work
+ * awaited.
+ */
 __attribute__((noinline)) void
 crew__wg_help(_Atomic uint32_t *w, struct crew__worker *me)
 {
 	uint32_t s;
 	long nap = 20000;
 	unsigned misses = 0;
-	bool relay = true, bounded = false;
+	bool deep, relay_failed = false;
 
 	/* acquire: pairs with the release of the last done */
 	while (((s = atomic_load_explicit(w, memory_order_acquire)) &
@@ -159,23 +170,15 @@ crew__wg_help(_Atomic uint32_t *w, struct crew__worker *me)
 			wg_sleep(w, s, 0);
 			continue;
 		}
-		/* Past half our stack: the rest of the wait on a fresh one
-		 * (relay.c), or, if no relay can be had, crew__help_one's
-		 * bounded help (not in a pool of one worker: nobody else
-		 * would run the work awaited). */
-		if (CREW__UNLIKELY(crew__stack_deep(me))) {
-			if (relay && crew__relay_wait(me, w) == 0)
-				continue;
-			relay = false; /* until our next nap */
-			bounded = me->pool->max_threads > 1;
-		}
+		deep = CREW__UNLIKELY(crew__stack_deep(me));
 		/* Our own newest work first (most often the very child we
 		 * are waiting for), through the worker's search, whose
 		 * fairness check also runs here: a wait that only popped
 		 * its own stack, beside tasks that keep feeding it, never
 		 * took the outside task that it waited for (test
 		 * conc/fairness_in_helping_wait). */
-		if (crew__help_one(me, bounded)) {
+		if (crew__help_one(me, deep && !(relay_failed &&
+		    me->pool->max_threads < 2))) {
 			misses = 0;
 			nap = 20000;
 			continue;
@@ -186,10 +189,15 @@ crew__wg_help(_Atomic uint32_t *w, struct crew__worker *me)
 		} else if (misses < 80) {
 			sched_yield();
 		} else {
+			if (deep) {
+				/* returns once the count is zero */
+				if (crew__relay_wait(me, w) == 0)
+					continue;
+				relay_failed = true;
+			}
 			wg_sleep(w, s, nap);
 			if (nap < 2000000)
 				nap *= 2;
-			relay = true;
 		}
 	}
 }

@@ -11,7 +11,7 @@ T=${FUZZ_TIME:-60}
 B=build/fuzz
 CC=${FUZZ_CC:-clang}
 mkdir -p "$B"
-SRCS="src/api.c src/cpu.c src/park.c src/pool.c src/wg.c src/for.c src/global.c"
+SRCS="src/api.c src/cpu.c src/park.c src/pool.c src/wg.c src/for.c src/global.c src/relay.c"
 [ -f src/topo.c ] && SRCS="$SRCS src/topo.c"
 LIBS="-pthread"
 if pkg-config --exists hwloc 2>/dev/null; then LIBS="$LIBS $(pkg-config --libs hwloc)"; fi
