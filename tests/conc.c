@@ -1453,6 +1453,27 @@ deep_root_fn(crew_task *t)
 	atomic_fetch_add(&deep_done, 1);
 }
 
+/* A pool of 2 workers on 256 KiB stacks, watched, with the gate closed
+ * and the counters zeroed; NULL if it cannot be created. */
+static crew_pool *
+deep_pool(void)
+{
+	crew_config cfg;
+	crew_pool *p = NULL;
+
+	crew_config_init(&cfg);
+	cfg.max_threads = 2;
+	cfg.stack_size = 256 * 1024;
+	if (crew_pool_create(&p, &cfg) != 0)
+		return NULL;
+	t_watch_pool(p);
+	crew_wg_init(&deep_gate);
+	crew_wg_add(&deep_gate, 1);
+	atomic_store(&deep_started, 0);
+	atomic_store(&deep_done, 0);
+	return p;
+}
+
 /*
  * 20000 outside tasks that each wait on one gate, opened only once no root
  * has started for 100 ms: every waiting worker helps with the next roots,
@@ -1467,21 +1488,11 @@ t_deep_helping_waits(void)
 {
 	size_t n = 20000, last = 0, i;
 	crew_task *roots = calloc(n, sizeof(*roots));
-	crew_config cfg;
-	crew_pool *p = NULL;
+	crew_pool *p = deep_pool();
 	crew_stats st;
 	unsigned quiet_ms = 0;
 
-	T_CHECK(roots != NULL, "oom");
-	crew_config_init(&cfg);
-	cfg.max_threads = 2;
-	cfg.stack_size = 256 * 1024;
-	T_CHECK(crew_pool_create(&p, &cfg) == 0, "create");
-	t_watch_pool(p);
-	crew_wg_init(&deep_gate);
-	crew_wg_add(&deep_gate, 1);
-	atomic_store(&deep_started, 0);
-	atomic_store(&deep_done, 0);
+	T_CHECK(roots != NULL && p != NULL, "oom or create");
 	for (i = 0; i < n; i++) {
 		roots[i].fn = deep_root_fn;
 		T_CHECK(crew_submit(p, &roots[i]) == 0, "submit");
@@ -1720,21 +1731,11 @@ t_deep_waits_without_relays(void)
 {
 	size_t n = 20000, i, refused = 0;
 	crew_task *roots = calloc(n, sizeof(*roots));
-	crew_config cfg;
-	crew_pool *p = NULL;
+	crew_pool *p = deep_pool();
 	crew_stats st;
 
-	T_CHECK(roots != NULL, "oom");
-	crew_config_init(&cfg);
-	cfg.max_threads = 2;
-	cfg.stack_size = 256 * 1024;
-	T_CHECK(crew_pool_create(&p, &cfg) == 0, "create");
-	t_watch_pool(p);
+	T_CHECK(roots != NULL && p != NULL, "oom or create");
 	/* Both workers up: two roots that wait on the gate hold them. */
-	crew_wg_init(&deep_gate);
-	crew_wg_add(&deep_gate, 1);
-	atomic_store(&deep_started, 0);
-	atomic_store(&deep_done, 0);
 	for (int tries = 0; tries < 5000; tries++) {
 		crew_pool_stats(p, &st);
 		if (st.threads_spawned == 2)
