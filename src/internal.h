@@ -314,8 +314,9 @@ crew__stack_deep(const struct crew__worker *w)
 }
 
 /* At thread start: half-way between the calling thread's stack bottom
- * and its current frame (stacks grow down); 0 if unknown. */
-uintptr_t crew__stack_half(void);
+ * and its current frame (stacks grow down); 0 if unknown.  *bottom (if
+ * not NULL): the bottom, when known. */
+uintptr_t crew__stack_half(uintptr_t *bottom);
 /* The rest of a helping wait on wait-group word wg, on a relay thread
  * (relay.c): returns 0 once the count is zero, CREW_EAGAIN if no relay
  * could be had. */

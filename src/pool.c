@@ -1122,7 +1122,7 @@ worker_main(void *arg)
 	if (p->cfg.on_thread_start)
 		p->cfg.on_thread_start(p->cfg.hook_ctx, w->index);
 	spread_init(p, w);
-	w->stack_half = crew__stack_half();
+	w->stack_half = crew__stack_half(NULL);
 	while ((r = worker_wait(p, w, waking)) >= 0) {
 		waking = r;
 		woke = true;

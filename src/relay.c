@@ -27,7 +27,8 @@
  * and state a program keeps per index must not be rebuilt and torn down
  * under a worker whose own thread only sleeps (found in review).  Relay
  * threads are created on first need, kept on an idle list after their
- * job, and joined at shutdown.  If none can be created, the wait naps and
+ * job (with the stack pages it used given back: relay_trim), and joined at
+ * shutdown.  If none can be created, the wait naps and
  * tries again (crew__wg_help).
  */
 #define _GNU_SOURCE
@@ -35,6 +36,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 enum { RELAY_IDLE, RELAY_JOB, RELAY_EXIT };
 
@@ -45,6 +48,7 @@ struct crew__relay {
 	struct crew__relay *next_all;   /* relay_lock */
 	pthread_t thread;               /* relay_lock */
 	uintptr_t stack_half;           /* O: of the relay's own stack */
+	uintptr_t stack_lo;             /* O: its bottom; 0: unknown */
 	/* The job: written by the giver before its release store of
 	 * RELAY_JOB, read by the relay after its acquire load. */
 	struct crew__worker *w;
@@ -62,7 +66,7 @@ struct crew__relay {
  * wait looked deep and relayed at once, forever.
  */
 __attribute__((noinline)) uintptr_t
-crew__stack_half(void)
+crew__stack_half(uintptr_t *bottom)
 {
 	uintptr_t top = (uintptr_t)__builtin_frame_address(0), half = 0;
 	pthread_attr_t a;
@@ -72,8 +76,11 @@ crew__stack_half(void)
 	if (pthread_getattr_np(pthread_self(), &a) != 0)
 		return 0;
 	if (pthread_attr_getstack(&a, &lo, &size) == 0 &&
-	    (uintptr_t)lo < top && top - (uintptr_t)lo <= size)
+	    (uintptr_t)lo < top && top - (uintptr_t)lo <= size) {
 		half = (uintptr_t)lo + (top - (uintptr_t)lo) / 2;
+		if (bottom != NULL)
+			*bottom = (uintptr_t)lo;
+	}
 	pthread_attr_destroy(&a);
 	return half;
 }
@@ -106,13 +113,32 @@ relay_run(struct crew__relay *r)
 	crew__futex_wake(done, 1);
 }
 
+/*
+ * Between jobs: give back the pages of our stack that the job used.  A
+ * relay takes over waits nested half a stack deep and may itself nest that
+ * deep, so without this each idle relay kept up to half its stack resident
+ * until shutdown.  The part below our frame (less a margin for the calls
+ * we make from here) is dead; MADV_DONTNEED maps it back to zero pages.
+ */
+static __attribute__((noinline)) void
+relay_trim(struct crew__relay *r)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = (r->stack_lo + page - 1) & ~(page - 1);
+	uintptr_t hi = ((uintptr_t)__builtin_frame_address(0) - 16384) &
+	    ~(page - 1);
+
+	if (r->stack_lo != 0 && hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 static void *
 relay_main(void *arg)
 {
 	struct crew__relay *r = arg;
 	uint32_t s;
 
-	r->stack_half = crew__stack_half();
+	r->stack_half = crew__stack_half(&r->stack_lo);
 	for (;;) {
 		/* acquire: pairs with the giver's release store of RELAY_JOB
 		 * (the job and the worker's state) or shutdown's RELAY_EXIT */
@@ -122,6 +148,7 @@ relay_main(void *arg)
 		if (s == RELAY_EXIT)
 			return NULL;
 		relay_run(r);
+		relay_trim(r);
 	}
 }
 
