@@ -250,7 +250,10 @@ check-header: | $(B)
 check-tools: $(B)/crew-topo
 	@$(B)/crew-topo --pin cores > /dev/null
 	@$(B)/crew-topo --pin numa --threads 9 --synthetic "pack:2 numa:2 l3:2 core:4 pu:2" > /dev/null
-	@echo "check-tools: crew-topo runs"
+	@printf 'workload,runtime,median,min,max,unit,better,crew_ratio,best_peer,clean_median,n,contended,significant\nfib,crew,9,8,10,ms,lower,0.20,tbb,9,5,0,yes\nfib,tbb,45,44,46,ms,lower,5.00,,45,5,0,\nqsort_speedup,crew,1.9,1.8,2,x,higher,1.01,tbb,1.9,5,0,no\nqsort_speedup,tbb,1.88,1.8,2,x,higher,1.01,,1.88,5,0,\n' > $(B)/md.csv
+	@tools/bench-mdtable $(B)/md.csv | grep -q '^| fib | ms | 9 |  |  | 45 |  |  | 0.20 vs tbb |$$'
+	@tools/bench-mdtable $(B)/md.csv | grep -q '^| qsort_speedup | x | 1.9 |  |  | 1.88 |  |  | 1.01 vs tbb (n.s.) |$$'
+	@echo "check-tools: crew-topo and bench-mdtable run"
 
 # Every atomic operation carries a comment on its line or the one above.
 check-atomics:
