@@ -200,6 +200,9 @@ struct crew__worker {
 	 * (relay.c); 0: never (the stack unknown).  Set by whichever thread
 	 * runs the worker: its own, or a relay. */
 	uintptr_t stack_half;
+	/* O: three quarters of that stack used: past it, even a wait that
+	 * could not have a relay takes only its LIFO stack (crew__wg_help) */
+	uintptr_t stack_low;
 	unsigned fair_left;         /* O: searches until the fairness check */
 	uint32_t global_tail;       /* O: our tail after our last refill
 	                               from the global queue */
@@ -300,10 +303,12 @@ const char *crew__pin_name(enum crew_pin mode);
 /* Parses CREW_SPIN_US (decimal, at most CREW_SPIN_US_MAX); false: not
  * that (*out untouched). */
 bool crew__spin_parse(const char *s, unsigned *out);
-/* Runs one task of w's pool if one can be found; false if none.
- * bounded: only from w's own LIFO stack and ring (a wait past half its
- * thread's stack: see crew__help_one). */
-bool crew__help_one(struct crew__worker *w, bool bounded);
+/* Where crew__help_one may look (crew__wg_help picks): everywhere, only
+ * the worker's LIFO stack, or its LIFO stack and ring. */
+enum { CREW__HELP_ALL, CREW__HELP_LIFO, CREW__HELP_OWN };
+/* Runs one task of w's pool if one can be found where `where` allows;
+ * false if none. */
+bool crew__help_one(struct crew__worker *w, int where);
 
 /* Whether a helping wait at this frame is past half the running thread's
  * stack (w->stack_half). */
@@ -314,9 +319,10 @@ crew__stack_deep(const struct crew__worker *w)
 }
 
 /* At thread start: half-way between the calling thread's stack bottom
- * and its current frame (stacks grow down); 0 if unknown.  *bottom (if
- * not NULL): the bottom, when known. */
-uintptr_t crew__stack_half(uintptr_t *bottom);
+ * and its current frame (stacks grow down); 0 if unknown.  *low: three
+ * quarters of the way (0 if unknown); *bottom (if not NULL): the bottom,
+ * when known. */
+uintptr_t crew__stack_half(uintptr_t *low, uintptr_t *bottom);
 /* The rest of a helping wait on wait-group word wg, on a relay thread
  * (relay.c): returns 0 once the count is zero, CREW_EAGAIN if no relay
  * could be had. */

@@ -988,23 +988,28 @@ find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed,
  * runs may wait and help in turn, so waits nest: tasks unrelated to the one
  * awaited (from the global queue, stolen) each add a level, without bound.
  * On 2 workers, tree20 under ASan nested ~2700 levels and overflowed an 8
- * MiB stack.  So past half the thread's stack (crew__wg_help), a wait
- * helps only with its own LIFO stack and ring (`bounded`: the work its own
- * nest pushed, bounded by the ring's size beyond what the program itself
- * nests), as TBB stops stealing near the end of its stack, and when that
- * finds nothing, hands the rest of the wait to a relay with a fresh stack
- * (relay.c), or naps if none can be had.
+ * MiB stack.  So past half the thread's stack, crew__wg_help has a wait
+ * help only with its own LIFO stack (CREW__HELP_LIFO: the children its own
+ * nest pushed, most often the one awaited) and, when that finds nothing,
+ * hand the rest of the wait to a relay with a fresh stack (relay.c).  If
+ * no relay can be had, it also takes its own ring (CREW__HELP_OWN) while
+ * less than three quarters of the stack is used, as TBB stops stealing
+ * near the end of its stack.  Not the ring otherwise: a ring just refilled
+ * from the global queue holds up to 128 unrelated tasks that may each
+ * wait, and under TSan (bigger frames, a quarter of a 256 KiB stack left)
+ * nesting them overflowed (test conc/deep_waits_for_outside_replies).
  */
 bool
-crew__help_one(struct crew__worker *w, bool bounded)
+crew__help_one(struct crew__worker *w, int where)
 {
 	bool pushed = false, busy;
 	crew_task *t;
 
 	w->helping++;
-	if (CREW__UNLIKELY(bounded)) {
+	if (CREW__UNLIKELY(where != CREW__HELP_ALL)) {
 		CREW__STAT_ADD(w, deep_waits, 1);
-		if ((t = crew__lifo_pop(&w->lifo)) == NULL)
+		if ((t = crew__lifo_pop(&w->lifo)) == NULL &&
+		    where == CREW__HELP_OWN)
 			t = crew__ring_pop(w);
 	} else {
 		t = find_work(w->pool, w, &pushed, &busy);
@@ -1122,7 +1127,7 @@ worker_main(void *arg)
 	if (p->cfg.on_thread_start)
 		p->cfg.on_thread_start(p->cfg.hook_ctx, w->index);
 	spread_init(p, w);
-	w->stack_half = crew__stack_half(NULL);
+	w->stack_half = crew__stack_half(&w->stack_low, NULL);
 	while ((r = worker_wait(p, w, waking)) >= 0) {
 		waking = r;
 		woke = true;

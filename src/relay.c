@@ -48,6 +48,7 @@ struct crew__relay {
 	struct crew__relay *next_all;   /* relay_lock */
 	pthread_t thread;               /* relay_lock */
 	uintptr_t stack_half;           /* O: of the relay's own stack */
+	uintptr_t stack_low;            /* O: its three-quarter mark */
 	uintptr_t stack_lo;             /* O: its bottom; 0: unknown */
 	/* The job: written by the giver before its release store of
 	 * RELAY_JOB, read by the relay after its acquire load. */
@@ -66,18 +67,20 @@ struct crew__relay {
  * wait looked deep and relayed at once, forever.
  */
 __attribute__((noinline)) uintptr_t
-crew__stack_half(uintptr_t *bottom)
+crew__stack_half(uintptr_t *low, uintptr_t *bottom)
 {
 	uintptr_t top = (uintptr_t)__builtin_frame_address(0), half = 0;
 	pthread_attr_t a;
 	void *lo;
 	size_t size;
 
+	*low = 0;
 	if (pthread_getattr_np(pthread_self(), &a) != 0)
 		return 0;
 	if (pthread_attr_getstack(&a, &lo, &size) == 0 &&
 	    (uintptr_t)lo < top && top - (uintptr_t)lo <= size) {
 		half = (uintptr_t)lo + (top - (uintptr_t)lo) / 2;
+		*low = (uintptr_t)lo + (top - (uintptr_t)lo) / 4;
 		if (bottom != NULL)
 			*bottom = (uintptr_t)lo;
 	}
@@ -97,6 +100,7 @@ relay_run(struct crew__relay *r)
 		    &r->mask);
 	crew__tls_worker = w;
 	w->stack_half = r->stack_half;
+	w->stack_low = r->stack_low;
 	crew__wg_help(r->wg, w);
 	crew__tls_worker = NULL;
 	/* relaxed: the lock below orders it before the next giver's
@@ -138,7 +142,7 @@ relay_main(void *arg)
 	struct crew__relay *r = arg;
 	uint32_t s;
 
-	r->stack_half = crew__stack_half(&r->stack_lo);
+	r->stack_half = crew__stack_half(&r->stack_low, &r->stack_lo);
 	for (;;) {
 		/* acquire: pairs with the giver's release store of RELAY_JOB
 		 * (the job and the worker's state) or shutdown's RELAY_EXIT */
@@ -199,7 +203,7 @@ int
 crew__relay_wait(struct crew__worker *w, _Atomic uint32_t *wg)
 {
 	struct crew__relay *r = relay_get(w->pool);
-	uintptr_t half = w->stack_half;
+	uintptr_t half = w->stack_half, low = w->stack_low;
 	_Atomic uint32_t done;
 
 	if (r == NULL)
@@ -220,6 +224,7 @@ crew__relay_wait(struct crew__worker *w, _Atomic uint32_t *wg)
 	while (atomic_load_explicit(&done, memory_order_acquire) == 0)
 		crew__futex_wait(&done, 0);
 	w->stack_half = half;
+	w->stack_low = low;
 	return 0;
 }
 

@@ -145,15 +145,16 @@ crew_wg_wait(crew_wg *wg)
 
 /*
  * Also the loop a relay runs for a worker (relay.c).  Past half the
- * thread's stack (deep) it helps only with the worker's own LIFO stack and
- * ring, which the awaited child is most often in, and where nothing more is
- * to be found there, spins as usual; only then, instead of napping, does it
- * hand the rest of the wait to a relay, whose fresh stack helps with
+ * thread's stack (deep) it helps only with the worker's own LIFO stack,
+ * which the awaited child is most often in, and where nothing is to be
+ * found there, spins as usual; only then, instead of napping, does it hand
+ * the rest of the wait to a relay, whose fresh stack helps with
  * everything.  So a deep fork-join whose child was merely stolen does not
  * pay a relay (~10-30 us) for a wait of a few microseconds.  If no relay
- * can be had, it naps and tries again; a pool of one worker then helps
- * with everything on this stack, since nobody else would run the work
- * awaited.
+ * can be had, it naps and tries again, helping meanwhile with its LIFO
+ * stack and, above three quarters of the stack, its ring (crew__help_one);
+ * a pool of one worker then helps with everything on this stack, since
+ * nobody else would run the work awaited.
  */
 __attribute__((noinline)) void
 crew__wg_help(_Atomic uint32_t *w, struct crew__worker *me)
@@ -162,6 +163,7 @@ crew__wg_help(_Atomic uint32_t *w, struct crew__worker *me)
 	long nap = 20000;
 	unsigned misses = 0;
 	bool deep, relay_failed = false;
+	int where;
 
 	/* acquire: pairs with the release of the last done */
 	while (((s = atomic_load_explicit(w, memory_order_acquire)) &
@@ -171,14 +173,19 @@ crew__wg_help(_Atomic uint32_t *w, struct crew__worker *me)
 			continue;
 		}
 		deep = CREW__UNLIKELY(crew__stack_deep(me));
+		where = CREW__HELP_ALL;
+		if (deep && !relay_failed)
+			where = CREW__HELP_LIFO;
+		else if (deep && me->pool->max_threads > 1)
+			where = (uintptr_t)__builtin_frame_address(0) >
+			    me->stack_low ? CREW__HELP_OWN : CREW__HELP_LIFO;
 		/* Our own newest work first (most often the very child we
 		 * are waiting for), through the worker's search, whose
 		 * fairness check also runs here: a wait that only popped
 		 * its own stack, beside tasks that keep feeding it, never
 		 * took the outside task that it waited for (test
 		 * conc/fairness_in_helping_wait). */
-		if (crew__help_one(me, deep && !(relay_failed &&
-		    me->pool->max_threads < 2))) {
+		if (crew__help_one(me, where)) {
 			misses = 0;
 			nap = 20000;
 			continue;
