@@ -320,9 +320,10 @@ CREW_API int crew_pool_destroy(crew_pool *pool);
  * crew_wg_wait on a worker thread helps: it runs pool tasks (its own newest
  * work first, then its queues, then steals) until the count reaches zero.
  * Helping waits nest (a task it runs may wait in turn); once half of the
- * worker's stack is used, a wait there runs only tasks from the worker's
- * own LIFO stack and ring and otherwise waits for the other workers (not
- * in a pool of one worker), so unrelated work cannot pile up on one stack.
+ * thread's stack is used, a wait there runs only tasks from the worker's
+ * own LIFO stack, then hands the rest of the wait to a relay thread with a
+ * fresh stack that acts as the worker meanwhile (README: Structured
+ * parallelism), so unrelated work cannot pile up on one stack.
  * On any other thread it sleeps on a futex without spinning.  Everything
  * before each crew_wg_done happens-before crew_wg_wait returns.  The final
  * crew_wg_done is its last access to the wait group, so the waiter may free
@@ -402,8 +403,8 @@ typedef struct crew_stats {
 	uint64_t spread_steps;      /* wake-ups that stepped off the waker's CPU
 	                               (README: CREW_SPREAD) */
 	/* helping-wait steps past half a thread's stack, which take only
-	 * the worker's own LIFO stack and ring (crew_wg_wait; when those are
-	 * empty the rest of the wait goes to a relay thread) */
+	 * the worker's own LIFO stack (crew_wg_wait; when it is empty the
+	 * rest of the wait goes to a relay thread) */
 	uint64_t deep_waits;
 	/* helping waits past half a thread's stack continued on a relay
 	 * thread with a fresh stack (crew_wg_wait) */
