@@ -110,10 +110,12 @@ relay_run(struct crew__relay *r)
 	r->next_idle = p->relay_idle;
 	p->relay_idle = r;
 	pthread_mutex_unlock(&p->relay_lock);
+	CREW__CHAOS(); /* another giver may take us before the worker resumes */
 	/* release: our owner operations on w happen before the giver's
 	 * acquire load in crew__relay_wait.  Our last access to its frame:
 	 * a private futex wake is by address only. */
 	atomic_store_explicit(done, 1, memory_order_release);
+	CREW__CHAOS();
 	crew__futex_wake(done, 1);
 }
 
@@ -218,6 +220,7 @@ crew__relay_wait(struct crew__worker *w, _Atomic uint32_t *wg)
 	/* release: publishes the job and all we did as w's owner (ring, LIFO
 	 * stack, counters) to the relay's acquire load in relay_main */
 	atomic_store_explicit(&r->state, RELAY_JOB, memory_order_release);
+	CREW__CHAOS();
 	crew__futex_wake(&r->state, 1);
 	/* acquire: pairs with relay_run's release store: the relay's work as
 	 * w's owner happens before ours from here on */

@@ -33,6 +33,14 @@
  *   handoff    TASKS rounds: an outside task submits a child from inside
  *              the pool while the other worker is between searching and
  *              parking; the child must run, with < 3 wake-ups per task
+ *   deep       TASKS outside roots on 128 KiB worker stacks, each forking
+ *              two children and then waiting for a reply that an outside
+ *              thread sends, in random order, once every root has
+ *              started: the waits nest past half the stack and go on on
+ *              relay threads.  Every task checks that no other thread
+ *              acts as its worker meanwhile (a per-index owner word,
+ *              checked 200 times over each reply);
+ *              every root, child and reply runs exactly once
  *
  * Each iteration uses a fresh pool of THREADS workers.  The seed is printed
  * first; the same seed replays the same sizes, batch splits and pauses (the
@@ -859,6 +867,201 @@ mode_nested(unsigned threads, size_t tasks)
 	return 0;
 }
 
+/* ------------------------------------------------------------- deep */
+
+struct droot;
+
+struct dkid {
+	crew_task task;
+	struct droot *root;
+};
+
+struct droot {
+	crew_task task;
+	crew_wg reply;          /* done by the outside reply */
+	crew_wg kids;
+	atomic_uint kids_ran;
+	atomic_uint ran;
+	struct dkid kid[2];
+};
+
+struct dreply {
+	crew_task task;
+	struct droot *root;
+	atomic_uint ran;
+};
+
+static crew_pool *dpool;
+static _Atomic unsigned long *downer;  /* per worker index: acting thread */
+static atomic_size_t dstarted, ddone, dbad;
+static _Atomic unsigned long dnext_id = 1;
+static _Thread_local unsigned long dself;
+
+/* Runs f on this worker with this thread as the worker's only actor:
+ * another thread acting as the same worker meanwhile (outside a relayed
+ * wait, where ours is restored before we resume) is counted bad. */
+static unsigned long
+deep_enter(int *idx)
+{
+	if (dself == 0)
+		dself = atomic_fetch_add(&dnext_id, 1);
+	*idx = crew_worker_index(dpool);
+	if (*idx < 0) {
+		atomic_fetch_add(&dbad, 1);
+		return 0;
+	}
+	return atomic_exchange(&downer[*idx], dself);
+}
+
+static void
+deep_check(int idx)
+{
+	if (idx >= 0 && (crew_worker_index(dpool) != idx ||
+	    atomic_load(&downer[idx]) != dself))
+		atomic_fetch_add(&dbad, 1);
+}
+
+static void
+deep_leave(int idx, unsigned long prev)
+{
+	deep_check(idx);
+	if (idx >= 0)
+		atomic_store(&downer[idx], prev);
+}
+
+static void
+dkid_fn(crew_task *t)
+{
+	struct dkid *k = crew_container_of(t, struct dkid, task);
+	struct droot *r = k->root;
+	int idx;
+	unsigned long prev = deep_enter(&idx);
+
+	atomic_fetch_add(&r->kids_ran, 1);
+	deep_leave(idx, prev);
+	crew_wg_done(&r->kids);
+}
+
+static void
+droot_fn(crew_task *t)
+{
+	struct droot *r = crew_container_of(t, struct droot, task);
+	int idx;
+	unsigned long prev = deep_enter(&idx);
+
+	if (atomic_fetch_add(&r->ran, 1) != 0)
+		atomic_fetch_add(&dbad, 1);
+	atomic_fetch_add(&dstarted, 1);
+	crew_wg_add(&r->kids, 2);
+	for (int i = 0; i < 2; i++) {
+		r->kid[i] = (struct dkid){ CREW_TASK_INIT(dkid_fn), r };
+		if (crew_submit(dpool, &r->kid[i].task) != 0)
+			dkid_fn(&r->kid[i].task);
+	}
+	crew_wg_wait(&r->kids);
+	deep_check(idx);
+	if (atomic_load(&r->kids_ran) != 2)
+		atomic_fetch_add(&dbad, 1);
+	crew_wg_wait(&r->reply); /* helps: the next roots nest here */
+	deep_leave(idx, prev);
+	atomic_fetch_add(&ddone, 1);
+}
+
+static void
+dreply_fn(crew_task *t)
+{
+	struct dreply *y = crew_container_of(t, struct dreply, task);
+	int idx;
+	unsigned long prev = deep_enter(&idx);
+
+	if (atomic_fetch_add(&y->ran, 1) != 0)
+		atomic_fetch_add(&dbad, 1);
+	/* a window for another actor of this worker to show up in */
+	for (int i = 0; i < 200; i++)
+		deep_check(idx);
+	deep_leave(idx, prev);
+	crew_wg_done(&y->root->reply);
+}
+
+static int
+mode_deep(unsigned threads, size_t tasks, uint64_t *seed)
+{
+	size_t n = tasks < 2 ? 2 : tasks, i, *order;
+	struct droot *roots = calloc(n, sizeof(*roots));
+	struct dreply *replies = calloc(n, sizeof(*replies));
+	crew_config cfg;
+	crew_stats st;
+	int rc = 0;
+
+	downer = calloc(threads, sizeof(*downer));
+	order = calloc(n, sizeof(*order));
+	if (roots == NULL || replies == NULL || downer == NULL ||
+	    order == NULL)
+		FAIL("deep: out of memory");
+	crew_config_init(&cfg);
+	cfg.max_threads = threads;
+	cfg.stack_size = 128 * 1024;
+	if (crew_pool_create(&dpool, &cfg) != 0)
+		FAIL("deep: crew_pool_create");
+	atomic_store(&watched, dpool);
+	atomic_store(&dstarted, 0);
+	atomic_store(&ddone, 0);
+	atomic_store(&dbad, 0);
+	for (i = 0; i < n; i++) {
+		roots[i].task = (crew_task)CREW_TASK_INIT(droot_fn);
+		crew_wg_init(&roots[i].reply);
+		crew_wg_add(&roots[i].reply, 1);
+		crew_wg_init(&roots[i].kids);
+		if (crew_submit(dpool, &roots[i].task) != 0)
+			FAIL("deep: submit root");
+		order[i] = i;
+	}
+	/* Replies once every root waits, in random order. */
+	while (atomic_load(&dstarted) < n)
+		nap_us(1000);
+	for (i = n - 1; i > 0; i--) {
+		size_t j = rnd(seed) % (i + 1), x = order[i];
+
+		order[i] = order[j];
+		order[j] = x;
+	}
+	for (i = 0; i < n; i++) {
+		struct dreply *y = &replies[order[i]];
+
+		y->task = (crew_task)CREW_TASK_INIT(dreply_fn);
+		y->root = &roots[order[i]];
+		if (crew_submit(dpool, &y->task) != 0)
+			FAIL("deep: submit reply");
+		if (rnd(seed) % 1000 == 0)
+			nap_us(100);
+	}
+	while (atomic_load(&ddone) < n)
+		nap_us(1000);
+	crew_pool_stats(dpool, &st);
+	if (crew_pool_destroy(dpool) != 0)
+		FAIL("deep: destroy");
+	atomic_store(&watched, NULL);
+	for (i = 0; i < n; i++)
+		if (atomic_load(&roots[i].ran) != 1 ||
+		    atomic_load(&replies[i].ran) != 1 ||
+		    atomic_load(&roots[i].kids_ran) != 2)
+			rc = 1;
+	if (rc || atomic_load(&dbad) != 0)
+		FAIL("deep: %zu violations (a task ran twice, or beside another "
+		    "thread acting as its worker)", atomic_load(&dbad) + rc);
+	printf("deep: %zu roots nested on %u workers (%llu started), %llu relayed waits, "
+	    "%llu relay threads, %llu bounded steps\n", n, threads,
+	    (unsigned long long)st.threads_spawned,
+	    (unsigned long long)st.relays,
+	    (unsigned long long)st.relay_threads,
+	    (unsigned long long)st.deep_waits);
+	free(roots);
+	free(replies);
+	free(order);
+	free((void *)downer);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -912,6 +1115,8 @@ main(int argc, char **argv)
 			rc = mode_handoff(threads, tasks, &seed);
 		else if (strcmp(mode, "burst") == 0)
 			rc = mode_burst(threads, tasks, &seed);
+		else if (strcmp(mode, "deep") == 0)
+			rc = mode_deep(threads, tasks, &seed);
 		else {
 			fprintf(stderr, "stress: unknown mode %s\n", mode);
 			return 2;

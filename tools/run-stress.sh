@@ -42,6 +42,9 @@ suite() {
 	for w in 2 4 8; do
 		run "$B/stress" burst "$w" $((N / 5000)) "$IT"
 	done
+	for w in 1 2 4; do
+		run "$B/stress" deep "$w" $((N / 50)) "$IT"
+	done
 	run "$B/stress_ring" steal 4 "$N" "$IT"
 	run "$B/stress_ring" global 8 "$N" "$IT"
 	run "$B/stress_chaos" bulk 4 $((N / 4)) "$IT"
@@ -49,6 +52,7 @@ suite() {
 	run "$B/stress_chaos" overflow 2 4096 "$IT"
 	run "$B/stress_chaos" handoff 2 $((N / 50)) "$IT"
 	run "$B/stress_chaos" burst 4 $((N / 5000)) "$IT"
+	run "$B/stress_chaos" deep 2 $((N / 50)) "$IT"
 	# Workers that poll before parking (crew_config.spin_us), which
 	# this 2-CPU machine's default leaves off: the hand-over paths.
 	for a in "stress bulk 4 $((N * 2))" "stress burst 4 $((N / 5000))" \
@@ -67,6 +71,7 @@ suite() {
 		run "$B/stress_$s" handoff 2 $((N / 50)) "$IT"
 		run "$B/stress_$s" burst 4 $((N / 1000)) "$IT"
 		run "$B/stress_$s" lifecycle 4 100000 $((IT * 10))
+		run "$B/stress_$s" deep 2 $((N / 50)) "$IT"
 	done
 }
 i=0
