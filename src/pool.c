@@ -995,8 +995,8 @@ find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed,
  * no relay can be had, it also takes its own ring (CREW__HELP_OWN) while
  * less than three quarters of the stack is used, as TBB stops stealing
  * near the end of its stack.  Not the ring otherwise: a ring just refilled
- * from the global queue holds up to 128 unrelated tasks that may each
- * wait, and under TSan (bigger frames, a quarter of a 256 KiB stack left)
+ * from the global queue holds up to CREW_RING_CAP unrelated tasks that may
+ * each wait, and under TSan (bigger frames, a quarter of a 256 KiB stack left)
  * nesting them overflowed (test conc/deep_waits_for_outside_replies).
  */
 bool

@@ -28,8 +28,8 @@
  * under a worker whose own thread only sleeps (found in review).  Relay
  * threads are created on first need, kept on an idle list after their
  * job (with the stack pages it used given back: relay_trim), and joined at
- * shutdown.  If none can be created, the wait naps and
- * tries again (crew__wg_help).
+ * shutdown.  If none can be created, the wait naps and tries again
+ * (crew__wg_help).
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -49,7 +49,7 @@ struct crew__relay {
 	pthread_t thread;               /* relay_lock */
 	uintptr_t stack_half;           /* O: of the relay's own stack */
 	uintptr_t stack_low;            /* O: its three-quarter mark */
-	uintptr_t stack_lo;             /* O: its bottom; 0: unknown */
+	uintptr_t stack_bottom;         /* O: its bottom; 0: unknown */
 	/* The job: written by the giver before its release store of
 	 * RELAY_JOB, read by the relay after its acquire load. */
 	struct crew__worker *w;
@@ -130,11 +130,11 @@ static __attribute__((noinline)) void
 relay_trim(struct crew__relay *r)
 {
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t lo = (r->stack_lo + page - 1) & ~(page - 1);
+	uintptr_t lo = (r->stack_bottom + page - 1) & ~(page - 1);
 	uintptr_t hi = ((uintptr_t)__builtin_frame_address(0) - 16384) &
 	    ~(page - 1);
 
-	if (r->stack_lo != 0 && hi > lo)
+	if (r->stack_bottom != 0 && hi > lo)
 		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
@@ -144,7 +144,7 @@ relay_main(void *arg)
 	struct crew__relay *r = arg;
 	uint32_t s;
 
-	r->stack_half = crew__stack_half(&r->stack_low, &r->stack_lo);
+	r->stack_half = crew__stack_half(&r->stack_low, &r->stack_bottom);
 	for (;;) {
 		/* acquire: pairs with the giver's release store of RELAY_JOB
 		 * (the job and the worker's state) or shutdown's RELAY_EXIT */

@@ -114,7 +114,6 @@ wg_sleep(_Atomic uint32_t *w, uint32_t s, long ns)
 	    ns > 0 ? &ts : NULL, NULL, 0);
 }
 
-
 CREW_API int
 crew_wg_wait(crew_wg *wg)
 {

@@ -1333,15 +1333,11 @@ static crew_pool *
 spin_pool(unsigned threads, unsigned spin_us)
 {
 	crew_config cfg;
-	crew_pool *p = NULL;
 
 	crew_config_init(&cfg);
 	cfg.max_threads = threads;
 	cfg.spin_us = spin_us;
-	if (crew_pool_create(&p, &cfg) != 0)
-		return NULL;
-	t_watch_pool(p);
-	return p;
+	return t_pool_cfg(&cfg);
 }
 
 /*
@@ -1459,14 +1455,13 @@ static crew_pool *
 deep_pool(void)
 {
 	crew_config cfg;
-	crew_pool *p = NULL;
+	crew_pool *p;
 
 	crew_config_init(&cfg);
 	cfg.max_threads = 2;
 	cfg.stack_size = 256 * 1024;
-	if (crew_pool_create(&p, &cfg) != 0)
+	if ((p = t_pool_cfg(&cfg)) == NULL)
 		return NULL;
-	t_watch_pool(p);
 	crew_wg_init(&deep_gate);
 	crew_wg_add(&deep_gate, 1);
 	atomic_store(&deep_started, 0);
@@ -1630,9 +1625,8 @@ deep_replies(unsigned workers, bool fail_first)
 	atomic_store(&rr_hook_starts, 0);
 	atomic_store(&rr_hook_stops, 0);
 	atomic_store(&rr_bad_index, 0);
-	T_CHECK(crew_pool_create(&p, &cfg) == 0, "create");
+	T_CHECK((p = t_pool_cfg(&cfg)) != NULL, "create");
 	rr_pool = p;
-	t_watch_pool(p);
 	for (i = 0; i < n; i++) {
 		crew_wg_init(&roots[i].wg);
 		crew_wg_add(&roots[i].wg, 1);

@@ -82,17 +82,24 @@ t_watchdog(unsigned seconds)
 }
 
 crew_pool *
-t_pool(unsigned threads)
+t_pool_cfg(const crew_config *cfg)
 {
-	crew_config cfg;
 	crew_pool *p = NULL;
 
-	crew_config_init(&cfg);
-	cfg.max_threads = threads;
-	if (crew_pool_create(&p, &cfg) != 0)
+	if (crew_pool_create(&p, cfg) != 0)
 		return NULL;
 	t_watch_pool(p);
 	return p;
+}
+
+crew_pool *
+t_pool(unsigned threads)
+{
+	crew_config cfg;
+
+	crew_config_init(&cfg);
+	cfg.max_threads = threads;
+	return t_pool_cfg(&cfg);
 }
 
 void

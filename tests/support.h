@@ -23,6 +23,8 @@ void t_watchdog(unsigned seconds);
 /* A pool of `threads` workers (defaults otherwise), watched by the
  * watchdog; NULL if it cannot be created. */
 crew_pool *t_pool(unsigned threads);
+/* The same with a configuration of the test's own. */
+crew_pool *t_pool_cfg(const crew_config *cfg);
 void t_watch_pool(crew_pool *p);
 void t_watchdog_off(void);
 
