@@ -129,7 +129,7 @@ VAR_tsan := -O1 -fsanitize=thread -fno-omit-frame-pointer
 VARIANTS := dbg cap4 cap8 wrap chaos asan tsan
 
 TEST_CFLAGS = $(CFLAGS_BASE) -Werror -Itests $(VAR_$(1))
-TEST_LDFLAGS = $(VAR_$(1)) -Wl,--wrap=pthread_create
+TEST_LDFLAGS = $(VAR_$(1)) -Wl,--wrap=pthread_create,--wrap=mmap
 
 # Unit tests (Criterion): each file of UNIT runs in every variant in UNIT_VARS.
 UNIT := test_ring test_queue test_sync test_api test_conc test_topo
@@ -177,7 +177,7 @@ test-asan: check-deps-test
 
 test-tsan:
 	@$(MAKE) -j2 --no-print-directory $(B)/tsan/tsan_runner
-	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 CREW_TEST_SCALE=5 $(B)/tsan/tsan_runner
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tools/tsan.supp CREW_TEST_SCALE=5 $(B)/tsan/tsan_runner
 
 test-chaos:
 	@$(MAKE) -j2 --no-print-directory $(B)/chaos/conc_runner

@@ -211,11 +211,7 @@ typedef struct crew_config {
 	/* Called on each worker before its first task / after its last.  In
 	 * on_thread_stop the thread is no longer a worker of the pool:
 	 * crew_worker_index() returns -1 and a submit to the pool is refused
-	 * (CREW_ESHUTDOWN), as from any thread after shutdown.  Not called on
-	 * relay threads, which run a worker's tasks, under its index, while
-	 * the worker's own thread sleeps in a deep crew_wg_wait (README):
-	 * keep per-worker state by crew_worker_index(), not in thread-locals
-	 * set here. */
+	 * (CREW_ESHUTDOWN), as from any thread after shutdown. */
 	void (*on_thread_start)(void *ctx, unsigned index);
 	void (*on_thread_stop)(void *ctx, unsigned index);
 	void *hook_ctx;
@@ -321,8 +317,8 @@ CREW_API int crew_pool_destroy(crew_pool *pool);
  * work first, then its queues, then steals) until the count reaches zero.
  * Helping waits nest (a task it runs may wait in turn); once half of the
  * thread's stack is used, a wait there runs only tasks from the worker's
- * own LIFO stack, then hands the rest of the wait to a relay thread with a
- * fresh stack that acts as the worker meanwhile (README: Structured
+ * own LIFO stack, then goes on helping on a relay, a fresh stack that the
+ * thread switches to until the count is zero (README: Structured
  * parallelism), so unrelated work cannot pile up on one stack.
  * On any other thread it sleeps on a futex without spinning.  Everything
  * before each crew_wg_done happens-before crew_wg_wait returns.  The final
@@ -402,14 +398,14 @@ typedef struct crew_stats {
 	                               notification instead of parking */
 	uint64_t spread_steps;      /* wake-ups that stepped off the waker's CPU
 	                               (README: CREW_SPREAD) */
-	/* helping-wait steps past half a thread's stack, which take only
-	 * the worker's own LIFO stack (crew_wg_wait; when it is empty the
-	 * rest of the wait goes to a relay thread) */
+	/* helping-wait steps past half a stack, which take only the
+	 * worker's own LIFO stack (crew_wg_wait; when it is empty the rest
+	 * of the wait goes on on a relay stack) */
 	uint64_t deep_waits;
-	/* helping waits past half a thread's stack continued on a relay
-	 * thread with a fresh stack (crew_wg_wait) */
+	/* helping waits past half a stack continued on a fresh stack of the
+	 * same thread, a relay (crew_wg_wait) */
 	uint64_t relays;
-	uint64_t relay_threads;     /* relay threads created */
+	uint64_t relay_stacks;      /* relay stacks mapped (kept for reuse) */
 } crew_stats;
 
 CREW_API void crew_pool_stats(crew_pool *pool, crew_stats *out);

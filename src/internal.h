@@ -185,6 +185,8 @@ void crew__futex_wake(_Atomic uint32_t *addr, int count);
  * published worker at any time.  Thief-visible ring indices, owner-written
  * state and the slot array sit on separate cache lines.
  */
+struct crew__relay; /* relay.c */
+
 struct crew__worker {
 	alignas(CREW__CACHELINE) _Atomic uint32_t head; /* S: CAS by owner and thieves */
 	alignas(CREW__CACHELINE) _Atomic uint32_t tail; /* S: stored by owner only */
@@ -196,13 +198,13 @@ struct crew__worker {
 	unsigned lifo_runs;         /* O: consecutive tasks taken from lifo */
 	unsigned helping;           /* O: nesting of crew_wg_wait helping */
 	/* O: a helping wait whose frame is below this address (half the
-	 * running thread's stack used) goes on on a relay's stack
-	 * (relay.c); 0: never (the stack unknown).  Set by whichever thread
-	 * runs the worker: its own, or a relay. */
+	 * stack it runs on used: the thread's, or a relay's) goes on on a
+	 * relay's stack (relay.c); 0: never (the stack unknown). */
 	uintptr_t stack_half;
 	/* O: three quarters of that stack used: past it, even a wait that
 	 * could not have a relay takes only its LIFO stack (crew__wg_help) */
 	uintptr_t stack_low;
+	struct crew__relay *relays; /* O: spare relay stacks (relay.c) */
 	unsigned fair_left;         /* O: searches until the fairness check */
 	uint32_t global_tail;       /* O: our tail after our last refill
 	                               from the global queue */
@@ -233,7 +235,6 @@ struct crew__worker {
 _Static_assert(CREW_MAX_THREADS <= UINT16_MAX,
     "worker indices must fit the uint16_t victim arrays");
 
-struct crew__relay; /* relay.c */
 
 struct crew_pool {
 	/* The global queue and its push counter share a line: producers own it. */
@@ -282,11 +283,7 @@ struct crew_pool {
 	unsigned nthreads;              /* L: threads created (== nworkers) */
 	pthread_mutex_t life_lock;      /* serialises shutdown */
 	bool shut_down;                 /* life_lock */
-	/* Relays (relay.c): threads that continue deep helping waits. */
-	pthread_mutex_t relay_lock;     /* guards the two lists */
-	struct crew__relay *relay_idle; /* relay_lock */
-	struct crew__relay *relay_all;  /* relay_lock */
-	_Atomic uint64_t relay_threads; /* S: statistic */
+	_Atomic uint64_t relay_stacks;  /* S: statistic (relay.c) */
 };
 
 #define CREW__PIN_BOUND 1u     /* the thread is bound to its place */
@@ -320,14 +317,13 @@ crew__stack_deep(const struct crew__worker *w)
 
 /* At thread start: half-way between the calling thread's stack bottom
  * and its current frame (stacks grow down); 0 if unknown.  *low: three
- * quarters of the way (0 if unknown); *bottom (if not NULL): the bottom,
- * when known. */
-uintptr_t crew__stack_half(uintptr_t *low, uintptr_t *bottom);
-/* The rest of a helping wait on wait-group word wg, on a relay thread
- * (relay.c): returns 0 once the count is zero, CREW_EAGAIN if no relay
- * could be had. */
+ * quarters of the way (0 if unknown). */
+uintptr_t crew__stack_half(uintptr_t *low);
+/* The rest of a helping wait on wait-group word wg, on a relay stack of
+ * the calling thread, w's (relay.c): returns 0 once the count is zero,
+ * CREW_EAGAIN if no relay could be had. */
 int crew__relay_wait(struct crew__worker *w, _Atomic uint32_t *wg);
-/* Joins the relay threads; after the workers are joined. */
+/* Unmaps the workers' relay stacks; after the workers are joined. */
 void crew__relay_shutdown(struct crew_pool *p);
 /* crew_wg_wait's helping loop for worker me (wg.c). */
 void crew__wg_help(_Atomic uint32_t *wg, struct crew__worker *me);

@@ -1127,7 +1127,7 @@ worker_main(void *arg)
 	if (p->cfg.on_thread_start)
 		p->cfg.on_thread_start(p->cfg.hook_ctx, w->index);
 	spread_init(p, w);
-	w->stack_half = crew__stack_half(&w->stack_low, NULL);
+	w->stack_half = crew__stack_half(&w->stack_low);
 	while ((r = worker_wait(p, w, waking)) >= 0) {
 		waking = r;
 		woke = true;
@@ -1414,8 +1414,7 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	p->cfg.name_prefix = p->name_prefix;
 	pthread_mutex_init(&p->spawn_lock, NULL);
 	pthread_mutex_init(&p->life_lock, NULL);
-	pthread_mutex_init(&p->relay_lock, NULL);
-	atomic_init(&p->relay_threads, 0);
+	atomic_init(&p->relay_stacks, 0);
 	*out = p;
 	return 0;
 }
@@ -1500,7 +1499,6 @@ crew_pool_destroy(crew_pool *p)
 	crew__topo_plan_free(p->plan);
 	pthread_mutex_destroy(&p->spawn_lock);
 	pthread_mutex_destroy(&p->life_lock);
-	pthread_mutex_destroy(&p->relay_lock);
 	free(p);
 	return 0;
 }
@@ -1535,7 +1533,7 @@ crew_pool_stats(crew_pool *p, crew_stats *out)
 	out->pin_failures = atomic_load_explicit(&p->pin_failures,
 	    memory_order_relaxed);
 	/* relaxed: statistic */
-	out->relay_threads = atomic_load_explicit(&p->relay_threads,
+	out->relay_stacks = atomic_load_explicit(&p->relay_stacks,
 	    memory_order_relaxed);
 	for (uint32_t i = 0; i < n; i++) {
 		struct crew__stats *st = &p->workers[i]->stats;

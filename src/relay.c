@@ -5,59 +5,76 @@
  * A worker's crew_wg_wait helps: it runs other tasks, which may wait and
  * help in turn, so waits nest on the worker's stack, without bound when
  * they wait for work that arrives later (thousands of tasks each waiting
- * for a reply from outside).  Past half its stack, a worker hands the rest
- * of its wait to a relay: a pool thread with a stack of its own that
- * becomes the worker (same queues, same index) and helps until the wait's
- * count is zero, then hands the worker back.  Meanwhile the worker's
- * thread sleeps with its frames in place, as they would stay under nested
- * helping, so waits still return in the same order (a nested wait before
- * the ones below it); only the nest goes on in a new place.  A relay that
- * gets deep in turn relays again: the depth is bounded by memory, not by
- * one stack.
+ * for a reply from outside).  Past half its stack, a wait hands the rest
+ * of its helping to a relay: a stack of its own, which the same thread
+ * switches to (ucontext) and helps on until the wait's count is zero, then
+ * switches back.  The frames below stay in place, as they would under
+ * nested helping, so waits still return in the same order (a nested wait
+ * before the ones below it); only the nest goes on in a new place.  A
+ * relay that gets deep in turn relays again: the depth is bounded by
+ * memory, not by one stack.
  *
  * Before relays, a deep wait either overflowed its stack or, bounded to
  * its own queues, hung once every worker was deep while the work awaited
  * sat in the global queue (test conc/deep_waits_for_outside_replies).
+ * Relays were first threads that took the worker's place while its own
+ * thread slept; on the same thread a relay costs no thread creation and no
+ * hand-off (a relayed wait that is already over: 1.2-1.5 us instead of
+ * 35-45 us with threads, 2 vCPUs under KVM), and
+ * a task that holds a lock (a recursive mutex) across a wait still holds
+ * it when its nested tasks take it again, as it does without relays.
  *
- * The worker changes hands by a release store that the taker reads with
- * acquire (job to the relay, `done` back), so one thread at a time runs
- * owner operations on its ring, LIFO stack and counters.  A relay takes
- * the affinity of the thread it relays for.  It does not run the pool's
- * on_thread_start/on_thread_stop hooks: those run once per worker index,
- * and state a program keeps per index must not be rebuilt and torn down
- * under a worker whose own thread only sleeps (found in review).  Relay
- * threads are created on first need, kept on an idle list after their
- * job (with the stack pages it used given back: relay_trim), and joined at
- * shutdown.  If none can be created, the wait naps and tries again
- * (crew__wg_help).
+ * Each worker keeps the relay stacks it mapped on a list of its own,
+ * reused last-in first-out, with the pages a use touched given back
+ * (relay_trim); they are unmapped at shutdown.  If none can be mapped, the
+ * wait naps and tries again (crew__wg_help).
+ *
+ * Sanitizers: AddressSanitizer and ThreadSanitizer are told of every
+ * switch (their fiber interfaces), or they would take the relay's frames
+ * for the worker's stack.
  */
 #define _GNU_SOURCE
 #include "internal.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
-enum { RELAY_IDLE, RELAY_JOB, RELAY_EXIT };
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
+#define RELAY_ASAN 1
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
+#define RELAY_TSAN 1
+#include <sanitizer/tsan_interface.h>
+#endif
+
+#define RELAY_KEEP 16384 /* bytes at a stack's top that relay_trim keeps */
 
 struct crew__relay {
-	_Atomic uint32_t state;         /* S: RELAY_*; futex word */
-	struct crew_pool *pool;         /* I */
-	struct crew__relay *next_idle;  /* relay_lock */
-	struct crew__relay *next_all;   /* relay_lock */
-	pthread_t thread;               /* relay_lock */
-	uintptr_t stack_half;           /* O: of the relay's own stack */
-	uintptr_t stack_low;            /* O: its three-quarter mark */
-	uintptr_t stack_bottom;         /* O: its bottom; 0: unknown */
-	/* The job: written by the giver before its release store of
-	 * RELAY_JOB, read by the relay after its acquire load. */
-	struct crew__worker *w;
-	_Atomic uint32_t *wg;           /* the wait group's word */
-	_Atomic uint32_t *done;         /* the giver's futex word */
-	bool has_mask;
-	cpu_set_t mask;                 /* the giver's affinity */
+	struct crew__relay *next;       /* O: the worker's spare relays */
+	void *map;                      /* I: the mapping, guard page first */
+	size_t map_size;                /* I */
+	uintptr_t bottom, top;          /* I: the stack within it */
+	ucontext_t ctx;                 /* O: the relay's context */
+	ucontext_t back;                /* O: the waiting frame's */
+	struct crew__worker *w;         /* O: the job */
+	_Atomic uint32_t *wg;           /* O: the wait group's word */
+#ifdef RELAY_ASAN
+	const void *back_bottom;        /* the waiting thread's stack */
+	size_t back_size;
+#endif
+#ifdef RELAY_TSAN
+	void *fiber, *back_fiber;
+#endif
 };
+
+/* The relay being entered: makecontext passes only ints. */
+static _Thread_local struct crew__relay *relay_entering;
 
 /*
  * Half-way between the calling thread's stack bottom and the caller's
@@ -67,7 +84,7 @@ struct crew__relay {
  * wait looked deep and relayed at once, forever.
  */
 __attribute__((noinline)) uintptr_t
-crew__stack_half(uintptr_t *low, uintptr_t *bottom)
+crew__stack_half(uintptr_t *low)
 {
 	uintptr_t top = (uintptr_t)__builtin_frame_address(0), half = 0;
 	pthread_attr_t a;
@@ -81,176 +98,191 @@ crew__stack_half(uintptr_t *low, uintptr_t *bottom)
 	    (uintptr_t)lo < top && top - (uintptr_t)lo <= size) {
 		half = (uintptr_t)lo + (top - (uintptr_t)lo) / 2;
 		*low = (uintptr_t)lo + (top - (uintptr_t)lo) / 4;
-		if (bottom != NULL)
-			*bottom = (uintptr_t)lo;
 	}
 	pthread_attr_destroy(&a);
 	return half;
 }
 
-static void
-relay_run(struct crew__relay *r)
+/* The size of a relay's stack: the pool's stack_size, else the default
+ * for new threads (RLIMIT_STACK, usually 8 MiB), rounded to pages. */
+static size_t
+relay_stack_size(struct crew_pool *p, size_t page)
 {
-	struct crew__worker *w = r->w;
-	struct crew_pool *p = w->pool;
-	_Atomic uint32_t *done = r->done;
+	size_t size = p->stack_size;
+	pthread_attr_t a;
 
-	if (r->has_mask)
-		(void)pthread_setaffinity_np(pthread_self(), sizeof(r->mask),
-		    &r->mask);
-	crew__tls_worker = w;
-	w->stack_half = r->stack_half;
-	w->stack_low = r->stack_low;
-	crew__wg_help(r->wg, w);
-	crew__tls_worker = NULL;
-	/* relaxed: the lock below orders it before the next giver's
-	 * release store of RELAY_JOB */
-	atomic_store_explicit(&r->state, RELAY_IDLE, memory_order_relaxed);
-	pthread_mutex_lock(&p->relay_lock);
-	r->next_idle = p->relay_idle;
-	p->relay_idle = r;
-	pthread_mutex_unlock(&p->relay_lock);
-	CREW__CHAOS(); /* another giver may take us before the worker resumes */
-	/* release: our owner operations on w happen before the giver's
-	 * acquire load in crew__relay_wait.  Our last access to its frame:
-	 * a private futex wake is by address only. */
-	atomic_store_explicit(done, 1, memory_order_release);
-	CREW__CHAOS();
-	crew__futex_wake(done, 1);
+	if (size == 0 && pthread_attr_init(&a) == 0) {
+		if (pthread_attr_getstacksize(&a, &size) != 0)
+			size = 0;
+		pthread_attr_destroy(&a);
+	}
+	if (size < 65536)
+		size = size == 0 ? 8u << 20 : 65536;
+	return (size + page - 1) & ~(page - 1);
+}
+
+/* A spare relay of w, or a new one; NULL if none can be mapped. */
+static struct crew__relay *
+relay_get(struct crew__worker *w)
+{
+	struct crew_pool *p = w->pool;
+	struct crew__relay *r;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), size;
+	void *map;
+
+	if ((r = w->relays) != NULL) {
+		w->relays = r->next;
+		return r;
+	}
+	size = relay_stack_size(p, page);
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	/* A guard page below the stack: an overflow faults at once. */
+	map = mmap(NULL, size + page, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (map == MAP_FAILED) {
+		free(r);
+		return NULL;
+	}
+	if (mprotect(map, page, PROT_NONE) != 0) {
+		(void)munmap(map, size + page);
+		free(r);
+		return NULL;
+	}
+	r->map = map;
+	r->map_size = size + page;
+	r->bottom = (uintptr_t)map + page;
+	r->top = r->bottom + size;
+	/* relaxed: statistic */
+	atomic_fetch_add_explicit(&p->relay_stacks, 1, memory_order_relaxed);
+	return r;
 }
 
 /*
- * Between jobs: give back the pages of our stack that the job used.  A
- * relay takes over waits nested half a stack deep and may itself nest that
- * deep, so without this each idle relay kept up to half its stack resident
- * until shutdown.  The part below our frame (less a margin for the calls
- * we make from here) is dead; MADV_DONTNEED maps it back to zero pages.
+ * After a use: give back the stack pages it touched, but the top few that
+ * the next use touches first.  A relay takes over waits nested half a
+ * stack deep and may itself nest that deep, so without this every spare
+ * relay kept up to half a stack resident until shutdown; MADV_DONTNEED
+ * maps the pages back to zero pages.
  */
-static __attribute__((noinline)) void
+static void
 relay_trim(struct crew__relay *r)
 {
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t lo = (r->stack_bottom + page - 1) & ~(page - 1);
-	uintptr_t hi = ((uintptr_t)__builtin_frame_address(0) - 16384) &
-	    ~(page - 1);
-
-	if (r->stack_bottom != 0 && hi > lo)
-		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	if (r->top - r->bottom > RELAY_KEEP)
+		(void)madvise((void *)r->bottom, r->top - r->bottom - RELAY_KEEP,
+		    MADV_DONTNEED);
 }
 
-static void *
-relay_main(void *arg)
+/* The relay's first frame: helps until the count is zero, switches back.
+ * Never returns (uc_link is NULL); each use starts it afresh. */
+static void
+relay_entry(void)
 {
-	struct crew__relay *r = arg;
-	uint32_t s;
+	struct crew__relay *r = relay_entering;
 
-	r->stack_half = crew__stack_half(&r->stack_low, &r->stack_bottom);
-	for (;;) {
-		/* acquire: pairs with the giver's release store of RELAY_JOB
-		 * (the job and the worker's state) or shutdown's RELAY_EXIT */
-		while ((s = atomic_load_explicit(&r->state,
-		    memory_order_acquire)) == RELAY_IDLE)
-			crew__futex_wait(&r->state, RELAY_IDLE);
-		if (s == RELAY_EXIT)
-			return NULL;
-		relay_run(r);
-		relay_trim(r);
-	}
+#ifdef RELAY_ASAN
+	__sanitizer_finish_switch_fiber(NULL, &r->back_bottom, &r->back_size);
+#endif
+	crew__wg_help(r->wg, r->w);
+#ifdef RELAY_TSAN
+	__tsan_switch_to_fiber(r->back_fiber, 0);
+#endif
+#ifdef RELAY_ASAN
+	/* NULL: this run of the relay's stack ends here */
+	__sanitizer_start_switch_fiber(NULL, r->back_bottom, r->back_size);
+#endif
+	CREW__CHAOS();
+	(void)swapcontext(&r->ctx, &r->back);
+	__builtin_unreachable();
 }
 
-/* An idle relay, or a new one; NULL if none can be created. */
-static struct crew__relay *
-relay_get(struct crew_pool *p)
+/* Makes r's context start relay_entry on its stack.  Out of line:
+ * getcontext returns twice in principle (never here, since makecontext
+ * replaces where the context resumes), and keeping it out of
+ * crew__relay_wait keeps that function's locals out of the question. */
+static __attribute__((noinline)) int
+relay_prepare(struct crew__relay *r)
 {
-	struct crew__relay *r;
-	pthread_attr_t attr;
-	char name[32];
-	int rc;
-
-	pthread_mutex_lock(&p->relay_lock);
-	if ((r = p->relay_idle) != NULL)
-		p->relay_idle = r->next_idle;
-	pthread_mutex_unlock(&p->relay_lock);
-	if (r != NULL)
-		return r;
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		return NULL;
-	r->pool = p;
-	atomic_init(&r->state, RELAY_IDLE);
-	if (pthread_attr_init(&attr) != 0) {
-		free(r);
-		return NULL;
-	}
-	if (p->stack_size)
-		(void)pthread_attr_setstacksize(&attr, p->stack_size);
-	rc = pthread_create(&r->thread, &attr, relay_main, r);
-	pthread_attr_destroy(&attr);
-	if (rc != 0) {
-		free(r);
-		return NULL;
-	}
-	snprintf(name, sizeof(name), "%srelay", p->name_prefix);
-	name[15] = '\0'; /* the kernel's limit */
-	(void)pthread_setname_np(r->thread, name);
-	pthread_mutex_lock(&p->relay_lock);
-	r->next_all = p->relay_all;
-	p->relay_all = r;
-	pthread_mutex_unlock(&p->relay_lock);
-	/* relaxed: statistic */
-	atomic_fetch_add_explicit(&p->relay_threads, 1, memory_order_relaxed);
-	return r;
+	if (getcontext(&r->ctx) != 0)
+		return -1;
+	r->ctx.uc_stack.ss_sp = (void *)r->bottom;
+	r->ctx.uc_stack.ss_size = r->top - r->bottom;
+	r->ctx.uc_link = NULL;
+	makecontext(&r->ctx, relay_entry, 0);
+	return 0;
 }
 
 int
 crew__relay_wait(struct crew__worker *w, _Atomic uint32_t *wg)
 {
-	struct crew__relay *r = relay_get(w->pool);
+	struct crew__relay *r = relay_get(w);
 	uintptr_t half = w->stack_half, low = w->stack_low;
-	_Atomic uint32_t done;
+	int rc;
+#ifdef RELAY_ASAN
+	void *fake = NULL;
+#endif
 
 	if (r == NULL)
 		return CREW_EAGAIN;
-	atomic_init(&done, 0);
+	if (relay_prepare(r) != 0) {
+		r->next = w->relays;
+		w->relays = r;
+		return CREW_EAGAIN;
+	}
+	/* No stack to clear for AddressSanitizer's swapcontext when it
+	 * switches back to this context. */
+	r->back.uc_stack.ss_sp = NULL;
+	r->back.uc_stack.ss_size = 0;
 	r->w = w;
 	r->wg = wg;
-	r->done = &done;
-	r->has_mask = pthread_getaffinity_np(pthread_self(), sizeof(r->mask),
-	    &r->mask) == 0;
+	w->stack_half = r->bottom + (r->top - r->bottom) / 2;
+	w->stack_low = r->bottom + (r->top - r->bottom) / 4;
 	CREW__STAT_ADD(w, relays, 1);
-	/* release: publishes the job and all we did as w's owner (ring, LIFO
-	 * stack, counters) to the relay's acquire load in relay_main */
-	atomic_store_explicit(&r->state, RELAY_JOB, memory_order_release);
+	relay_entering = r;
+#ifdef RELAY_TSAN
+	/* A fresh fiber per use: the last one's shadow stack still holds
+	 * relay_entry, which never returns. */
+	r->back_fiber = __tsan_get_current_fiber();
+	r->fiber = __tsan_create_fiber(0);
+	__tsan_switch_to_fiber(r->fiber, 0);
+#endif
+#ifdef RELAY_ASAN
+	__sanitizer_start_switch_fiber(&fake, (void *)r->bottom,
+	    r->top - r->bottom);
+#endif
 	CREW__CHAOS();
-	crew__futex_wake(&r->state, 1);
-	/* acquire: pairs with relay_run's release store: the relay's work as
-	 * w's owner happens before ours from here on */
-	while (atomic_load_explicit(&done, memory_order_acquire) == 0)
-		crew__futex_wait(&done, 0);
+	rc = swapcontext(&r->back, &r->ctx);
+#ifdef RELAY_ASAN
+	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#endif
+#ifdef RELAY_TSAN
+	if (rc != 0)
+		__tsan_switch_to_fiber(r->back_fiber, 0);
+	__tsan_destroy_fiber(r->fiber);
+	r->fiber = NULL;
+#endif
 	w->stack_half = half;
 	w->stack_low = low;
-	return 0;
+	relay_trim(r);
+	r->next = w->relays;
+	w->relays = r;
+	return rc == 0 ? 0 : CREW_EAGAIN;
 }
 
 void
 crew__relay_shutdown(struct crew_pool *p)
 {
-	struct crew__relay *r, *next;
+	/* Every relay is spare: a relay is in use only inside a wait of its
+	 * worker's thread, and the workers have been joined. */
+	for (unsigned i = 0; i < p->nthreads; i++) {
+		struct crew__worker *w = p->workers[i];
+		struct crew__relay *r, *next;
 
-	pthread_mutex_lock(&p->relay_lock);
-	r = p->relay_all;
-	p->relay_all = NULL;
-	p->relay_idle = NULL;
-	pthread_mutex_unlock(&p->relay_lock);
-	/* Every relay is idle: each job ends before its giver, a worker,
-	 * can return, and the workers have been joined. */
-	for (; r != NULL; r = next) {
-		next = r->next_all;
-		/* relaxed: publishes nothing; after the relay's RELAY_IDLE
-		 * store in modification order (see above) */
-		atomic_store_explicit(&r->state, RELAY_EXIT,
-		    memory_order_relaxed);
-		crew__futex_wake(&r->state, 1);
-		pthread_join(r->thread, NULL);
-		free(r);
+		for (r = w->relays; r != NULL; r = next) {
+			next = r->next;
+			(void)munmap(r->map, r->map_size);
+			free(r);
+		}
+		w->relays = NULL;
 	}
 }

@@ -11,8 +11,8 @@
  * (its LIFO slot first, then its queues, then steals) until the count is
  * zero.  When there is nothing to help with it sleeps on the futex for a
  * short, growing time and looks again, because the work it waits for may
- * appear in a queue that nobody will wake it for.  Past half the thread's
- * stack the wait goes on on a relay thread's stack (relay.c).
+ * appear in a queue that nobody will wake it for.  Past half the stack it
+ * runs on, the wait goes on on a relay, a fresh stack (relay.c).
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -143,13 +143,13 @@ crew_wg_wait(crew_wg *wg)
 }
 
 /*
- * Also the loop a relay runs for a worker (relay.c).  Past half the
- * thread's stack (deep) it helps only with the worker's own LIFO stack,
- * which the awaited child is most often in, and where nothing is to be
- * found there, spins as usual; only then, instead of napping, does it hand
- * the rest of the wait to a relay, whose fresh stack helps with
- * everything.  So a deep fork-join whose child was merely stolen does not
- * pay a relay (~10-30 us) for a wait of a few microseconds.  If no relay
+ * Also the loop a relay runs (relay.c).  Past half the stack it runs on
+ * (deep) it helps only with the worker's own LIFO stack, which the awaited
+ * child is most often in, and where nothing is to be found there, spins as
+ * usual; only then, instead of napping, does it go on on a relay, whose
+ * fresh stack helps with everything.  So a deep fork-join whose child was
+ * merely stolen does not pay a relay (a few microseconds, and a fault per
+ * stack page it touches) for a wait that short.  If no relay
  * can be had, it naps and tries again, helping meanwhile with its LIFO
  * stack and, above three quarters of the stack, its ring (crew__help_one);
  * a pool of one worker then helps with everything on this stack, since

@@ -37,7 +37,7 @@
  *              two children and then waiting for a reply that an outside
  *              thread sends, in random order, once every root has
  *              started: the waits nest past half the stack and go on on
- *              relay threads.  Every task checks that no other thread
+ *              relay stacks.  Every task checks that no other thread
  *              acts as its worker meanwhile (a per-index owner word,
  *              checked 200 times over each reply);
  *              every root, child and reply runs exactly once
@@ -1050,10 +1050,10 @@ mode_deep(unsigned threads, size_t tasks, uint64_t *seed)
 		FAIL("deep: %zu violations (a task ran twice, or beside another "
 		    "thread acting as its worker)", atomic_load(&dbad) + rc);
 	printf("deep: %zu roots nested on %u workers (%llu started), %llu relayed waits, "
-	    "%llu relay threads, %llu bounded steps\n", n, threads,
+	    "%llu relay stacks, %llu bounded steps\n", n, threads,
 	    (unsigned long long)st.threads_spawned,
 	    (unsigned long long)st.relays,
-	    (unsigned long long)st.relay_threads,
+	    (unsigned long long)st.relay_stacks,
 	    (unsigned long long)st.deep_waits);
 	free(roots);
 	free(replies);

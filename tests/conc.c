@@ -1474,7 +1474,7 @@ deep_pool(void)
  * has started for 100 ms: every waiting worker helps with the next roots,
  * which wait too, so each wait nests the next on the same stack.  On 256
  * KiB worker stacks that overflowed (SIGSEGV) before waits past half the
- * stack went on on relay threads (or, failing those, stopped taking new
+ * stack went on on relays (or, failing those, stopped taking new
  * roots: test deep_waits_without_relays); now all roots start, the gate
  * opens and all run.
  */
@@ -1646,22 +1646,22 @@ deep_replies(unsigned workers, bool fail_first)
 		}
 		T_CHECK(st.threads_spawned == workers, "workers %llu",
 		    (unsigned long long)st.threads_spawned);
-		t_fail_create(1, 1, 0);
+		t_fail_stacks(1);
 	}
-	/* No T_CHECK return until thread creation is restored. */
+	/* No T_CHECK return until relay stacks can be mapped again. */
 	for (; i < n; i++)
 		refused += crew_submit(p, &roots[i].task) != 0;
 	if (fail_first) {
 		size_t stalled = deep_stall(p, &rr_started, n, &st);
 
-		t_fail_create(0, 0, 0);
+		t_fail_stacks(0);
 		T_CHECK(refused == 0, "%zu roots refused", refused);
 		fprintf(stderr, "deep_waits_relay_recovers: %zu of %zu roots "
 		    "started without relays, %llu deep waits\n", stalled, n,
 		    (unsigned long long)st.deep_waits);
 		T_CHECK(stalled < n && st.deep_waits > 0 && st.relays == 0,
 		    "%zu of %zu roots started, %llu deep waits, %llu relays, "
-		    "with no thread to be created", stalled, n,
+		    "with no relay stack to be mapped", stalled, n,
 		    (unsigned long long)st.deep_waits,
 		    (unsigned long long)st.relays);
 	}
@@ -1679,20 +1679,20 @@ deep_replies(unsigned workers, bool fail_first)
 	    atomic_load(&rr_done), n);
 	crew_pool_stats(p, &st);
 	fprintf(stderr, "deep_waits_for_outside_replies: %u workers, %llu "
-	    "relayed waits, %llu relay threads\n", workers,
+	    "relayed waits, %llu relay stacks\n", workers,
 	    (unsigned long long)st.relays,
-	    (unsigned long long)st.relay_threads);
-	T_CHECK(st.relays > 0 && st.relay_threads > 0 &&
-	    st.relay_threads <= st.relays, "relays %llu, relay threads %llu",
+	    (unsigned long long)st.relay_stacks);
+	T_CHECK(st.relays > 0 && st.relay_stacks > 0 &&
+	    st.relay_stacks <= st.relays, "relays %llu, relay stacks %llu",
 	    (unsigned long long)st.relays,
-	    (unsigned long long)st.relay_threads);
+	    (unsigned long long)st.relay_stacks);
 	T_CHECK(atomic_load(&rr_bad_index) == 0,
 	    "a root ran outside a worker identity");
 	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
 	T_CHECK(atomic_load(&rr_hook_starts) == workers &&
 	    atomic_load(&rr_hook_stops) == workers,
-	    "hooks: %u starts, %u stops, %llu relayed waits (relays must not "
-	    "run them)",
+	    "hooks: %u starts, %u stops, %llu relayed waits (once per "
+	    "worker, relays or not)",
 	    atomic_load(&rr_hook_starts), atomic_load(&rr_hook_stops),
 	    (unsigned long long)st.relays);
 	free(roots);
@@ -1715,10 +1715,10 @@ t_deep_waits_relay_recovers(void)
 }
 
 /*
- * With no relay thread to be had (every pthread_create fails once both
- * workers run), deep waits fall back to helping only with their own
- * queues: the gated roots of deep_helping_waits still all run, through
- * bounded waits, on 256 KiB stacks.
+ * With no relay to be had (no relay stack can be mapped once both workers
+ * run), deep waits fall back to helping only with their own queues: the
+ * gated roots of deep_helping_waits still all run, through bounded waits,
+ * on 256 KiB stacks.
  */
 int
 t_deep_waits_without_relays(void)
@@ -1744,8 +1744,8 @@ t_deep_waits_without_relays(void)
 	}
 	T_CHECK(st.threads_spawned == 2, "workers %llu",
 	    (unsigned long long)st.threads_spawned);
-	t_fail_create(1, 1, 0); /* no relay thread from here */
-	/* No T_CHECK return until thread creation is restored. */
+	t_fail_stacks(1); /* no relay from here */
+	/* No T_CHECK return until relay stacks can be mapped again. */
 	for (i = 2; i < n; i++) {
 		roots[i].fn = deep_root_fn;
 		refused += crew_submit(p, &roots[i]) != 0;
@@ -1757,14 +1757,14 @@ t_deep_waits_without_relays(void)
 	    (unsigned long long)st.relays);
 	crew_wg_done(&deep_gate);
 	refused += crew_pool_shutdown(p) != 0;
-	t_fail_create(0, 0, 0);
+	t_fail_stacks(0);
 	T_CHECK(refused == 0, "%zu submits or the shutdown refused", refused);
 	T_CHECK(atomic_load(&deep_done) == n, "ran %zu of %zu roots",
 	    atomic_load(&deep_done), n);
-	T_CHECK(st.deep_waits > 0 && st.relays == 0 && st.relay_threads == 0,
-	    "deep waits %llu, relays %llu, relay threads %llu",
+	T_CHECK(st.deep_waits > 0 && st.relays == 0 && st.relay_stacks == 0,
+	    "deep waits %llu, relays %llu, relay stacks %llu",
 	    (unsigned long long)st.deep_waits, (unsigned long long)st.relays,
-	    (unsigned long long)st.relay_threads);
+	    (unsigned long long)st.relay_stacks);
 	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
 	free(roots);
 	return 0;
@@ -1775,3 +1775,135 @@ t_deep_waits_without_relays(void)
 #define CONC_ENTRY(name, timeout) { #name, t_##name, timeout },
 const struct conc_case conc_cases[] = { CONC_CASES(CONC_ENTRY) };
 const size_t conc_ncases = sizeof(conc_cases) / sizeof(conc_cases[0]);
+
+/*
+ * A relayed wait keeps its thread.  A task that holds a recursive mutex
+ * waits, past half of a 256 KiB stack, for a child that an outside thread
+ * submits only then (so it sits in the global queue, out of the bounded
+ * wait's reach, and the wait relays).  The child runs inside the relayed
+ * wait and takes the same mutex again, sees the thread-local that
+ * on_thread_start set, and the thread id of its waiter.  When relays were
+ * threads, the child ran on the relay thread and blocked on the mutex
+ * for good.  One worker, so that no other takes the child.
+ */
+static pthread_mutex_t kt_lock;
+static crew_wg kt_wg, kt_done;
+static atomic_int kt_waiting, kt_child_ok, kt_child_ran;
+static pthread_t kt_waiter;
+static _Thread_local int kt_tls;
+static crew_pool *kt_pool;
+
+static void
+kt_on_start(void *ctx, unsigned index)
+{
+	(void)ctx;
+	kt_tls = 100 + (int)index;
+}
+
+static void
+kt_child_fn(crew_task *t)
+{
+	int ok;
+
+	(void)t;
+	ok = pthread_mutex_lock(&kt_lock) == 0;	/* again: recursive */
+	ok = ok && pthread_equal(pthread_self(), kt_waiter) &&
+	    kt_tls == 100 + crew_worker_index(kt_pool);
+	if (ok)
+		pthread_mutex_unlock(&kt_lock);
+	atomic_store(&kt_child_ok, ok);
+	atomic_store(&kt_child_ran, 1);
+	crew_wg_done(&kt_wg);
+}
+
+/* Goes down the stack until below `until`, then waits. */
+static __attribute__((noinline)) void
+kt_deep(uintptr_t until)
+{
+	volatile char pad[1024];
+
+	pad[0] = 1;
+	if ((uintptr_t)__builtin_frame_address(0) > until) {
+		kt_deep(until);
+	} else {
+		atomic_store(&kt_waiting, 1);
+		crew_wg_wait(&kt_wg);	/* runs the child on a relay */
+	}
+	(void)pad[0];	/* not a tail call: the frames stay */
+}
+
+/*
+ * Past half of the stack between its bottom and our frame, so past half
+ * of the thread's (crew measures from the thread's first frame, above
+ * ours), whatever the stack holds above us (TSan keeps its thread state in
+ * the static TLS at the top of the stack).
+ */
+static void
+kt_root_fn(crew_task *t)
+{
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0), lo = 0;
+	pthread_attr_t a;
+	void *bottom;
+	size_t size;
+
+	(void)t;
+	if (pthread_getattr_np(pthread_self(), &a) == 0) {
+		if (pthread_attr_getstack(&a, &bottom, &size) == 0)
+			lo = (uintptr_t)bottom;
+		pthread_attr_destroy(&a);
+	}
+	kt_waiter = pthread_self();
+	pthread_mutex_lock(&kt_lock);
+	kt_deep(lo + (here - lo) * 2 / 5);
+	pthread_mutex_unlock(&kt_lock);
+	crew_wg_done(&kt_done);
+}
+
+int
+t_relayed_wait_keeps_thread(void)
+{
+	pthread_mutexattr_t ma;
+	crew_task root = CREW_TASK_INIT(kt_root_fn);
+	crew_task child = CREW_TASK_INIT(kt_child_fn);
+	crew_config cfg;
+	crew_pool *p;
+	crew_stats st;
+	int i;
+
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&kt_lock, &ma);
+	pthread_mutexattr_destroy(&ma);
+	crew_config_init(&cfg);
+	cfg.max_threads = 1;
+	cfg.stack_size = 256 * 1024;
+	cfg.on_thread_start = kt_on_start;
+	T_CHECK((p = t_pool_cfg(&cfg)) != NULL, "create");
+	kt_pool = p;
+	crew_wg_init(&kt_wg);
+	crew_wg_add(&kt_wg, 1);
+	crew_wg_init(&kt_done);
+	crew_wg_add(&kt_done, 1);
+	atomic_store(&kt_waiting, 0);
+	atomic_store(&kt_child_ok, 0);
+	atomic_store(&kt_child_ran, 0);
+	T_CHECK(crew_submit(p, &root) == 0, "submit root");
+	for (i = 0; i < 10000 && !atomic_load(&kt_waiting); i++)
+		nap_us(1000);
+	T_CHECK(atomic_load(&kt_waiting), "the root never waited");
+	nap_us(20000);	/* past the wait's spin: it relays on its next nap */
+	T_CHECK(crew_submit(p, &child) == 0, "submit child");
+	for (i = 0; i < 10000 && !atomic_load(&kt_child_ran); i++)
+		nap_us(1000);
+	T_CHECK(atomic_load(&kt_child_ran), "the child never ran (blocked "
+	    "on the waiter's lock?)");
+	crew_wg_wait(&kt_done);
+	crew_pool_stats(p, &st);
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	pthread_mutex_destroy(&kt_lock);
+	T_CHECK(atomic_load(&kt_child_ok), "the child ran on another thread "
+	    "or without the worker's thread-local");
+	T_CHECK(st.relays > 0, "the wait was not relayed (%llu deep waits)",
+	    (unsigned long long)st.deep_waits);
+	return 0;
+}

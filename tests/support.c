@@ -3,6 +3,7 @@
 #include "support.h"
 
 #include <errno.h>
+#include <sys/mman.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -149,4 +150,25 @@ __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a,
 	    (mod && n % mod == 0))
 		return EAGAIN;
 	return __real_pthread_create(t, a, fn, arg);
+}
+
+static atomic_int fail_stacks;
+
+void
+t_fail_stacks(int on)
+{
+	atomic_store(&fail_stacks, on);
+}
+
+void *__real_mmap(void *, size_t, int, int, int, off_t);
+void *__wrap_mmap(void *, size_t, int, int, int, off_t);
+
+void *
+__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if ((flags & MAP_STACK) && atomic_load(&fail_stacks)) {
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	return __real_mmap(addr, len, prot, flags, fd, off);
 }

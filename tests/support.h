@@ -37,6 +37,9 @@ void t_watchdog_off(void);
  */
 void t_fail_create(unsigned at, int every, unsigned modulo);
 unsigned t_create_calls(void);
+/* While on, crew's relay stacks cannot be mapped: every mmap with
+ * MAP_STACK fails with ENOMEM (tests link with -Wl,--wrap=mmap). */
+void t_fail_stacks(int on);
 
 /* Fails the current test with a message (works in Criterion and runner):
  * T_CHECK returns 1 at once, T_CHECK_OR jumps to `label` (clean-up that
