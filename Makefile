@@ -2,7 +2,7 @@
 # See README.md for every target.
 
 VERSION_MAJOR := 0
-VERSION_MINOR := 2
+VERSION_MINOR := 3
 VERSION_PATCH := 0
 VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 
@@ -27,7 +27,7 @@ HWLOC_CFLAGS = $(shell pkg-config --cflags hwloc 2>/dev/null)
 HWLOC_LIBS = $(shell pkg-config --libs hwloc 2>/dev/null || echo -lhwloc)
 CFLAGS_BASE = -std=c11 $(OPT) $(WARN) $(WERROR) -pthread -Iinclude -Isrc \
 	$(HWLOC_CFLAGS) -fvisibility=hidden -MMD -MP
-LDLIBS = $(HWLOC_LIBS) -pthread
+LDLIBS = $(HWLOC_LIBS) -lm -pthread
 
 B := build
 SRCS := src/api.c src/cpu.c src/park.c src/pool.c src/wg.c src/for.c src/global.c src/relay.c \

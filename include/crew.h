@@ -15,7 +15,7 @@
 #define CREW_H
 
 #define CREW_VERSION_MAJOR 0
-#define CREW_VERSION_MINOR 2
+#define CREW_VERSION_MINOR 3
 #define CREW_VERSION_PATCH 0
 #define CREW_VERSION_HEX                                                      \
 	((CREW_VERSION_MAJOR << 16) | (CREW_VERSION_MINOR << 8) |            \

@@ -19,23 +19,36 @@
  * sat in the global queue (test conc/deep_waits_for_outside_replies).
  * Relays were first threads that took the worker's place while its own
  * thread slept; on the same thread a relay costs no thread creation and no
- * hand-off (a relayed wait that is already over: 1.2-1.5 us instead of
- * 35-45 us with threads, 2 vCPUs under KVM), and
+ * hand-off (a relayed wait that is already over: 1.6-1.8 us instead of
+ * 35-50 us with threads, 2 vCPUs under KVM), and
  * a task that holds a lock (a recursive mutex) across a wait still holds
  * it when its nested tasks take it again, as it does without relays.
  *
- * Each worker keeps the relay stacks it mapped on a list of its own,
- * reused last-in first-out, with the pages a use touched given back
- * (relay_trim); they are unmapped at shutdown.  If none can be mapped, the
- * wait naps and tries again (crew__wg_help).
+ * Each relay is a coroutine started once on its stack (relay_entry): it
+ * helps through one wait, switches back, and resumes there for the next.
+ * Each worker keeps the relays it mapped on a list of its own, reused
+ * last-in first-out (a relay is on it only while suspended between waits,
+ * never while a wait of the nest still runs on it), with the pages a wait
+ * touched given back (relay_trim); they are unmapped at shutdown.  If none
+ * can be mapped, the wait naps and tries again (crew__wg_help).
  *
- * Sanitizers: AddressSanitizer and ThreadSanitizer are told of every
- * switch (their fiber interfaces), or they would take the relay's frames
- * for the worker's stack.
+ * swapcontext restores the signal mask and floating-point environment
+ * saved with the context it resumes.  Both belong to the thread, not to a
+ * stack: what the waiter had goes with it into the relay, and what the
+ * wait's tasks left goes back with it, as in a plain nested wait (each
+ * side sets the mask of the context it resumes and hands its FP
+ * environment over in `fenv`).
+ *
+ * Sanitizers and Valgrind are told of every stack (AddressSanitizer and
+ * ThreadSanitizer through their fiber interfaces, Valgrind through
+ * VALGRIND_STACK_REGISTER), or they take a relay's frames for the
+ * worker's stack and report errors that are not there.
  */
 #define _GNU_SOURCE
 #include "internal.h"
 
+#include <fenv.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <ucontext.h>
@@ -52,29 +65,42 @@
 #define RELAY_TSAN 1
 #include <sanitizer/tsan_interface.h>
 #endif
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#define RELAY_VALGRIND 1
+#include <valgrind/valgrind.h>
+#endif
+#endif
 
-#define RELAY_KEEP 16384 /* bytes at a stack's top that relay_trim keeps */
+#define RELAY_KEEP 16384  /* bytes at a stack's top that relay_trim keeps */
+#define RELAY_GUARD 65536 /* bytes of guard below a stack */
 
 struct crew__relay {
 	struct crew__relay *next;       /* O: the worker's spare relays */
-	void *map;                      /* I: the mapping, guard page first */
+	void *map;                      /* I: the mapping, guard first */
 	size_t map_size;                /* I */
 	uintptr_t bottom, top;          /* I: the stack within it */
-	ucontext_t ctx;                 /* O: the relay's context */
-	ucontext_t back;                /* O: the waiting frame's */
-	struct crew__worker *w;         /* O: the job */
-	_Atomic uint32_t *wg;           /* O: the wait group's word */
+	size_t keep;                    /* I: RELAY_KEEP in whole pages */
+	ucontext_t ctx;                 /* the relay's, while suspended */
+	ucontext_t back;                /* the waiter's, during a wait */
+	struct crew__worker *w;         /* the wait: its worker */
+	_Atomic uint32_t *wg;           /* and its wait group's word */
+	fenv_t fenv;                    /* the FP environment handed over */
 #ifdef RELAY_ASAN
-	const void *back_bottom;        /* the waiting thread's stack */
+	void *fake;                     /* the relay's fake stack, suspended */
+	const void *back_bottom;        /* the waiter's stack */
 	size_t back_size;
 #endif
 #ifdef RELAY_TSAN
 	void *fiber, *back_fiber;
 #endif
+#ifdef RELAY_VALGRIND
+	unsigned vg_stack;
+#endif
 };
 
-/* The relay being entered: makecontext passes only ints. */
-static _Thread_local struct crew__relay *relay_entering;
+/* The relay being started: makecontext passes only ints. */
+static _Thread_local struct crew__relay *relay_starting;
 
 /*
  * Half-way between the calling thread's stack bottom and the caller's
@@ -104,7 +130,7 @@ crew__stack_half(uintptr_t *low)
 }
 
 /* The size of a relay's stack: the pool's stack_size, else the default
- * for new threads (RLIMIT_STACK, usually 8 MiB), rounded to pages. */
+ * for new threads (RLIMIT_STACK, usually 8 MiB), in whole pages. */
 static size_t
 relay_stack_size(struct crew_pool *p, size_t page)
 {
@@ -121,85 +147,49 @@ relay_stack_size(struct crew_pool *p, size_t page)
 	return (size + page - 1) & ~(page - 1);
 }
 
-/* A spare relay of w, or a new one; NULL if none can be mapped. */
-static struct crew__relay *
-relay_get(struct crew__worker *w)
-{
-	struct crew_pool *p = w->pool;
-	struct crew__relay *r;
-	size_t page = (size_t)sysconf(_SC_PAGESIZE), size;
-	void *map;
-
-	if ((r = w->relays) != NULL) {
-		w->relays = r->next;
-		return r;
-	}
-	size = relay_stack_size(p, page);
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		return NULL;
-	/* A guard page below the stack: an overflow faults at once. */
-	map = mmap(NULL, size + page, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-	if (map == MAP_FAILED) {
-		free(r);
-		return NULL;
-	}
-	if (mprotect(map, page, PROT_NONE) != 0) {
-		(void)munmap(map, size + page);
-		free(r);
-		return NULL;
-	}
-	r->map = map;
-	r->map_size = size + page;
-	r->bottom = (uintptr_t)map + page;
-	r->top = r->bottom + size;
-	/* relaxed: statistic */
-	atomic_fetch_add_explicit(&p->relay_stacks, 1, memory_order_relaxed);
-	return r;
-}
-
 /*
- * After a use: give back the stack pages it touched, but the top few that
- * the next use touches first.  A relay takes over waits nested half a
- * stack deep and may itself nest that deep, so without this every spare
- * relay kept up to half a stack resident until shutdown; MADV_DONTNEED
- * maps the pages back to zero pages.
+ * The relay's whole life, on its stack: each turn helps through one wait
+ * until its count is zero, then switches back to the waiter and is
+ * suspended until the next wait.  Started once (relay_get); never returns.
  */
-static void
-relay_trim(struct crew__relay *r)
-{
-	if (r->top - r->bottom > RELAY_KEEP)
-		(void)madvise((void *)r->bottom, r->top - r->bottom - RELAY_KEEP,
-		    MADV_DONTNEED);
-}
-
-/* The relay's first frame: helps until the count is zero, switches back.
- * Never returns (uc_link is NULL); each use starts it afresh. */
 static void
 relay_entry(void)
 {
-	struct crew__relay *r = relay_entering;
+	struct crew__relay *r = relay_starting;
 
 #ifdef RELAY_ASAN
 	__sanitizer_finish_switch_fiber(NULL, &r->back_bottom, &r->back_size);
 #endif
-	crew__wg_help(r->wg, r->w);
+	for (;;) {
+		(void)fesetenv(&r->fenv); /* the waiter's */
+		crew__wg_help(r->wg, r->w);
+		/* What the wait's tasks left the thread with goes back with
+		 * the waiter. */
+		(void)pthread_sigmask(SIG_BLOCK, NULL, &r->back.uc_sigmask);
+		(void)fegetenv(&r->fenv);
 #ifdef RELAY_TSAN
-	__tsan_switch_to_fiber(r->back_fiber, 0);
+		__tsan_switch_to_fiber(r->back_fiber, 0);
 #endif
 #ifdef RELAY_ASAN
-	/* NULL: this run of the relay's stack ends here */
-	__sanitizer_start_switch_fiber(NULL, r->back_bottom, r->back_size);
+		__sanitizer_start_switch_fiber(&r->fake, r->back_bottom,
+		    r->back_size);
 #endif
-	CREW__CHAOS();
-	(void)swapcontext(&r->ctx, &r->back);
-	__builtin_unreachable();
+		CREW__CHAOS();
+		/* Fails only if rt_sigprocmask does, which these arguments
+		 * rule out; there would be no way back from here. */
+		if (swapcontext(&r->ctx, &r->back) != 0)
+			abort();
+#ifdef RELAY_ASAN
+		__sanitizer_finish_switch_fiber(r->fake, &r->back_bottom,
+		    &r->back_size);
+#endif
+	}
 }
 
 /* Makes r's context start relay_entry on its stack.  Out of line:
  * getcontext returns twice in principle (never here, since makecontext
- * replaces where the context resumes), and keeping it out of
- * crew__relay_wait keeps that function's locals out of the question. */
+ * replaces where the context resumes), and keeping it out of its callers
+ * keeps their locals out of the question. */
 static __attribute__((noinline)) int
 relay_prepare(struct crew__relay *r)
 {
@@ -210,6 +200,82 @@ relay_prepare(struct crew__relay *r)
 	r->ctx.uc_link = NULL;
 	makecontext(&r->ctx, relay_entry, 0);
 	return 0;
+}
+
+static void
+relay_free(struct crew__relay *r)
+{
+#ifdef RELAY_TSAN
+	if (r->fiber != NULL)
+		__tsan_destroy_fiber(r->fiber);
+#endif
+#ifdef RELAY_VALGRIND
+	VALGRIND_STACK_DEREGISTER(r->vg_stack);
+#endif
+	(void)munmap(r->map, r->map_size);
+	free(r);
+}
+
+/* A spare relay of w, or a new one; NULL if none can be mapped. */
+static struct crew__relay *
+relay_get(struct crew__worker *w)
+{
+	struct crew_pool *p = w->pool;
+	struct crew__relay *r;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), size, guard;
+	void *map;
+
+	if ((r = w->relays) != NULL) {
+		w->relays = r->next;
+		return r;
+	}
+	size = relay_stack_size(p, page);
+	guard = (RELAY_GUARD + page - 1) & ~(page - 1);
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	/* The guard below the stack: an overflow faults at once, even by a
+	 * frame of up to RELAY_GUARD bytes built without stack probes. */
+	map = mmap(NULL, size + guard, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (map == MAP_FAILED) {
+		free(r);
+		return NULL;
+	}
+	r->map = map;
+	r->map_size = size + guard;
+	r->bottom = (uintptr_t)map + guard;
+	r->top = r->bottom + size;
+	r->keep = (RELAY_KEEP + page - 1) & ~(page - 1);
+	if (mprotect(map, guard, PROT_NONE) != 0 || relay_prepare(r) != 0) {
+		(void)munmap(map, r->map_size);
+		free(r);
+		return NULL;
+	}
+#ifdef RELAY_VALGRIND
+	r->vg_stack = VALGRIND_STACK_REGISTER(r->bottom, r->top);
+#endif
+#ifdef RELAY_TSAN
+	r->fiber = __tsan_create_fiber(0);
+#endif
+	/* relaxed: statistic */
+	atomic_fetch_add_explicit(&p->relay_stacks, 1, memory_order_relaxed);
+	return r;
+}
+
+/*
+ * After a wait: give back the stack pages it touched, but the top few,
+ * which hold the suspended relay_entry and are the first the next wait
+ * touches.  A relay takes over waits nested half a stack deep and may
+ * itself nest that deep, so without this every spare relay kept up to
+ * half a stack resident until shutdown; MADV_DONTNEED maps the pages back
+ * to zero pages.
+ */
+static void
+relay_trim(struct crew__relay *r)
+{
+	if (r->top - r->bottom > r->keep)
+		(void)madvise((void *)r->bottom, r->top - r->bottom - r->keep,
+		    MADV_DONTNEED);
 }
 
 int
@@ -224,26 +290,21 @@ crew__relay_wait(struct crew__worker *w, _Atomic uint32_t *wg)
 
 	if (r == NULL)
 		return CREW_EAGAIN;
-	if (relay_prepare(r) != 0) {
-		r->next = w->relays;
-		w->relays = r;
-		return CREW_EAGAIN;
-	}
-	/* No stack to clear for AddressSanitizer's swapcontext when it
-	 * switches back to this context. */
+	/* No stack for AddressSanitizer's swapcontext to clear when the
+	 * relay switches back to this context. */
 	r->back.uc_stack.ss_sp = NULL;
 	r->back.uc_stack.ss_size = 0;
 	r->w = w;
 	r->wg = wg;
 	w->stack_half = r->bottom + (r->top - r->bottom) / 2;
 	w->stack_low = r->bottom + (r->top - r->bottom) / 4;
+	/* The thread's mask and FP environment go with us (see the top). */
+	(void)pthread_sigmask(SIG_BLOCK, NULL, &r->ctx.uc_sigmask);
+	(void)fegetenv(&r->fenv);
 	CREW__STAT_ADD(w, relays, 1);
-	relay_entering = r;
+	relay_starting = r; /* read only by a relay's first start */
 #ifdef RELAY_TSAN
-	/* A fresh fiber per use: the last one's shadow stack still holds
-	 * relay_entry, which never returns. */
 	r->back_fiber = __tsan_get_current_fiber();
-	r->fiber = __tsan_create_fiber(0);
 	__tsan_switch_to_fiber(r->fiber, 0);
 #endif
 #ifdef RELAY_ASAN
@@ -253,20 +314,25 @@ crew__relay_wait(struct crew__worker *w, _Atomic uint32_t *wg)
 	CREW__CHAOS();
 	rc = swapcontext(&r->back, &r->ctx);
 #ifdef RELAY_ASAN
+	/* (a failed swapcontext, which cannot happen here, would leave
+	 * AddressSanitizer believing it is on the relay's stack) */
 	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
-#endif
-#ifdef RELAY_TSAN
-	if (rc != 0)
-		__tsan_switch_to_fiber(r->back_fiber, 0);
-	__tsan_destroy_fiber(r->fiber);
-	r->fiber = NULL;
 #endif
 	w->stack_half = half;
 	w->stack_low = low;
+	if (rc != 0) {
+#ifdef RELAY_TSAN
+		__tsan_switch_to_fiber(r->back_fiber, 0);
+#endif
+		r->next = w->relays;
+		w->relays = r;
+		return CREW_EAGAIN;
+	}
+	(void)fesetenv(&r->fenv); /* what the wait's tasks left */
 	relay_trim(r);
 	r->next = w->relays;
 	w->relays = r;
-	return rc == 0 ? 0 : CREW_EAGAIN;
+	return 0;
 }
 
 void
@@ -280,8 +346,7 @@ crew__relay_shutdown(struct crew_pool *p)
 
 		for (r = w->relays; r != NULL; r = next) {
 			next = r->next;
-			(void)munmap(r->map, r->map_size);
-			free(r);
+			relay_free(r);
 		}
 		w->relays = NULL;
 	}

@@ -12,6 +12,7 @@
 #include "conc_list.h"
 
 #include <errno.h>
+#include <fenv.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sched.h>
@@ -1782,13 +1783,17 @@ const size_t conc_ncases = sizeof(conc_cases) / sizeof(conc_cases[0]);
  * submits only then (so it sits in the global queue, out of the bounded
  * wait's reach, and the wait relays).  The child runs inside the relayed
  * wait and takes the same mutex again, sees the thread-local that
- * on_thread_start set, and the thread id of its waiter.  When relays were
- * threads, the child ran on the relay thread and blocked on the mutex
- * for good.  One worker, so that no other takes the child.
+ * on_thread_start set, the thread id of its waiter and the rounding mode
+ * the waiter set; it then blocks SIGUSR2 and rounds upward, and the
+ * waiter sees both after its wait, as after a plain nested wait (a
+ * context switch restores the mask and FP environment saved with the
+ * context it resumes).  When relays were threads, the child ran on the
+ * relay thread and blocked on the mutex for good.  One worker, so that
+ * no other takes the child.
  */
 static pthread_mutex_t kt_lock;
 static crew_wg kt_wg, kt_done;
-static atomic_int kt_waiting, kt_child_ok, kt_child_ran;
+static atomic_int kt_waiting, kt_child_ok, kt_child_ran, kt_after_ok;
 static pthread_t kt_waiter;
 static _Thread_local int kt_tls;
 static crew_pool *kt_pool;
@@ -1808,9 +1813,18 @@ kt_child_fn(crew_task *t)
 	(void)t;
 	ok = pthread_mutex_lock(&kt_lock) == 0;	/* again: recursive */
 	ok = ok && pthread_equal(pthread_self(), kt_waiter) &&
-	    kt_tls == 100 + crew_worker_index(kt_pool);
+	    kt_tls == 100 + crew_worker_index(kt_pool) &&
+	    fegetround() == FE_DOWNWARD;
 	if (ok)
 		pthread_mutex_unlock(&kt_lock);
+	{
+		sigset_t m;
+
+		sigemptyset(&m);
+		sigaddset(&m, SIGUSR2);
+		pthread_sigmask(SIG_BLOCK, &m, NULL);
+		fesetround(FE_UPWARD);
+	}
 	atomic_store(&kt_child_ok, ok);
 	atomic_store(&kt_child_ran, 1);
 	crew_wg_done(&kt_wg);
@@ -1854,7 +1868,19 @@ kt_root_fn(crew_task *t)
 	}
 	kt_waiter = pthread_self();
 	pthread_mutex_lock(&kt_lock);
+	fesetround(FE_DOWNWARD);
 	kt_deep(lo + (here - lo) * 2 / 5);
+	{
+		sigset_t m;
+
+		pthread_sigmask(SIG_BLOCK, NULL, &m);
+		atomic_store(&kt_after_ok, sigismember(&m, SIGUSR2) == 1 &&
+		    fegetround() == FE_UPWARD);
+		sigemptyset(&m);
+		sigaddset(&m, SIGUSR2);
+		pthread_sigmask(SIG_UNBLOCK, &m, NULL);
+		fesetround(FE_TONEAREST);
+	}
 	pthread_mutex_unlock(&kt_lock);
 	crew_wg_done(&kt_done);
 }
@@ -1887,6 +1913,7 @@ t_relayed_wait_keeps_thread(void)
 	atomic_store(&kt_waiting, 0);
 	atomic_store(&kt_child_ok, 0);
 	atomic_store(&kt_child_ran, 0);
+	atomic_store(&kt_after_ok, 0);
 	T_CHECK(crew_submit(p, &root) == 0, "submit root");
 	for (i = 0; i < 10000 && !atomic_load(&kt_waiting); i++)
 		nap_us(1000);
@@ -1901,8 +1928,10 @@ t_relayed_wait_keeps_thread(void)
 	crew_pool_stats(p, &st);
 	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
 	pthread_mutex_destroy(&kt_lock);
-	T_CHECK(atomic_load(&kt_child_ok), "the child ran on another thread "
-	    "or without the worker's thread-local");
+	T_CHECK(atomic_load(&kt_child_ok), "the child ran on another thread, "
+	    "without the worker's thread-local or the waiter's rounding mode");
+	T_CHECK(atomic_load(&kt_after_ok), "the signal mask or rounding mode "
+	    "the child set did not outlive the relayed wait");
 	T_CHECK(st.relays > 0, "the wait was not relayed (%llu deep waits)",
 	    (unsigned long long)st.deep_waits);
 	return 0;

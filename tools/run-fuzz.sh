@@ -13,7 +13,7 @@ CC=${FUZZ_CC:-clang}
 mkdir -p "$B"
 SRCS="src/api.c src/cpu.c src/park.c src/pool.c src/wg.c src/for.c src/global.c src/relay.c"
 [ -f src/topo.c ] && SRCS="$SRCS src/topo.c"
-LIBS="-pthread"
+LIBS="-lm -pthread"
 if pkg-config --exists hwloc 2>/dev/null; then LIBS="$LIBS $(pkg-config --libs hwloc)"; fi
 FLAGS="-g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iinclude -Isrc"
 
