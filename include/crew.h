@@ -198,7 +198,8 @@ enum crew_pin {
 typedef struct crew_config {
 	/*
 	 * Most worker threads, spawned lazily.  0 = the CPUs this process may
-	 * use (sched_getaffinity and the cgroup v2 cpu.max quota).  Clamped to
+	 * use (sched_getaffinity and the cgroup v2 cpu.max quotas of its
+	 * cgroup and its ancestors, rounded up).  Clamped to
 	 * CREW_MAX_THREADS.  Above that CPU count, a wake-up goes to one of
 	 * the first CPU-count workers whenever one of them sleeps: the others
 	 * run when those are all busy or blocked.
@@ -297,11 +298,14 @@ CREW_API int crew_submit(crew_pool *pool, crew_task *task);
  * Stops accepting work from outside, runs every accepted task (and every
  * task those tasks schedule) to completion, then joins every worker thread.
  * When it returns no pool code runs any more.  Calls after the first return
- * 0 at once.  CREW_EDEADLK from a worker of this pool; CREW_EINVAL for NULL.
+ * 0 at once.  CREW_EDEADLK from a worker of this pool or from one of its
+ * on_thread_start/on_thread_stop hooks (either would wait to join the
+ * calling thread); CREW_EINVAL for NULL.
  * The pool's memory stays valid until crew_pool_destroy().
  */
 CREW_API int crew_pool_shutdown(crew_pool *pool);
-/* Shuts down (if not yet done) and frees.  CREW_EDEADLK from a worker. */
+/* Shuts down (if not yet done) and frees.  CREW_EDEADLK from a worker or
+ * a thread hook of this pool. */
 CREW_API int crew_pool_destroy(crew_pool *pool);
 
 /*
@@ -366,7 +370,8 @@ CREW_API int crew_each(crew_pool *pool, void *items, size_t count,
  * NULL if it cannot be created.  A NULL pool argument to crew_submit,
  * crew_schedule, crew_for and crew_each means this pool.
  * crew_global_shutdown() destroys it (a later crew_global() makes a new
- * one); it must not race other uses of the global pool.
+ * one); it must not race other uses of the global pool.  It returns
+ * CREW_EDEADLK from a worker of the global pool.
  */
 CREW_API crew_pool *crew_global(void);
 CREW_API int crew_global_shutdown(void);

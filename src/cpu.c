@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * How many CPUs this process may use: the affinity mask, further limited by
- * a cgroup v2 cpu.max quota (rounded up), clamped to what the sync word can
- * count.  The chaos hook for CREW_CHAOS builds lives here too.
+ * the cgroup v2 cpu.max quotas of its cgroup and its ancestors (rounded
+ * up), clamped to what the sync word can count.  The chaos hook for CREW_CHAOS builds lives here too.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -32,28 +32,49 @@ quota_cpus(const char *path)
 	return (unsigned)((quota + period - 1) / period);
 }
 
-static unsigned
-cgroup_cpus(void)
+/*
+ * The CPUs a cgroup v2 quota allows the process, 0 when none limits it:
+ * the smallest quota of its cgroup and every ancestor below the mount
+ * (a limit on a parent, say a systemd slice or a container's outer
+ * cgroup, binds its children too).  proc_cgroup is the process's
+ * /proc/self/cgroup, root the cgroup2 mount; apart (tests) for
+ * crew__cgroup_cpus_at.
+ */
+unsigned
+crew__cgroup_cpus_at(const char *proc_cgroup, const char *root)
 {
-	char line[512], path[600];
-	unsigned q = 0;
-	FILE *f = fopen("/proc/self/cgroup", "r");
+	char line[512], path[1024];
+	unsigned best = 0, q;
+	size_t len;
+	FILE *f = fopen(proc_cgroup, "r");
 
+	line[0] = '\0';
 	if (f != NULL) {
-		while (fgets(line, sizeof(line), f) != NULL) {
-			if (strncmp(line, "0::", 3) != 0)
-				continue;
-			line[strcspn(line, "\n")] = '\0';
-			snprintf(path, sizeof(path), "/sys/fs/cgroup%s/cpu.max",
-			    line + 3);
-			q = quota_cpus(path);
-			break;
-		}
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (strncmp(line, "0::", 3) == 0)
+				break;
+		if (strncmp(line, "0::", 3) != 0)
+			line[0] = '\0';
 		fclose(f);
 	}
-	if (q == 0)
-		q = quota_cpus("/sys/fs/cgroup/cpu.max");
-	return q;
+	line[strcspn(line, "\n")] = '\0';
+	/* From the process's cgroup up to the mount's root: "0::/a/b"
+	 * reads <root>/a/b, <root>/a and <root> (none: just <root>). */
+	len = line[0] != '\0' ? strlen(line + 3) : 0;
+	for (;;) {
+		while (len > 0 && line[3 + len - 1] == '/')
+			len--;
+		snprintf(path, sizeof(path), "%s%.*s/cpu.max", root, (int)len,
+		    line + 3);
+		q = quota_cpus(path);
+		if (q != 0 && (best == 0 || q < best))
+			best = q;
+		if (len == 0)
+			break;
+		while (len > 0 && line[3 + len - 1] != '/')
+			len--;
+	}
+	return best;
 }
 
 unsigned
@@ -69,7 +90,7 @@ crew__default_threads(void)
 		online = sysconf(_SC_NPROCESSORS_ONLN);
 		n = online > 0 ? (unsigned)online : 1;
 	}
-	q = cgroup_cpus();
+	q = crew__cgroup_cpus_at("/proc/self/cgroup", "/sys/fs/cgroup");
 	if (q != 0 && q < n)
 		n = q;
 	return n > CREW_MAX_THREADS ? CREW_MAX_THREADS : n;

@@ -50,6 +50,13 @@ crew_global_shutdown(void)
 	crew_pool *p;
 	int rc = 0;
 
+	/* From a worker or a thread hook of the global pool: the shutdown
+	 * would join this thread, and a shutdown already under way holds
+	 * the lock while it does (a stop hook that calls us). */
+	/* acquire: as in crew_global */
+	p = atomic_load_explicit(&global_pool, memory_order_acquire);
+	if (p != NULL && crew__in_pool(p))
+		return CREW_EDEADLK;
 	pthread_mutex_lock(&global_lock);
 	/* relaxed: under the lock */
 	p = atomic_load_explicit(&global_pool, memory_order_relaxed);

@@ -291,8 +291,23 @@ struct crew_pool {
 
 /* The worker the calling thread is, or NULL. */
 extern _Thread_local struct crew__worker *crew__tls_worker;
+/* The pool whose on_thread_start/on_thread_stop hook the calling thread
+ * runs, or NULL: shutting that pool down from there would join the
+ * thread itself (CREW_EDEADLK). */
+extern _Thread_local struct crew_pool *crew__tls_hook_pool;
+/* Whether the calling thread must not shut p down: a worker of p, or in
+ * one of p's thread hooks. */
+static inline bool
+crew__in_pool(const struct crew_pool *p)
+{
+	return (crew__tls_worker != NULL && crew__tls_worker->pool == p) ||
+	    crew__tls_hook_pool == p;
+}
 
 unsigned crew__default_threads(void);
+/* The CPUs the cgroup v2 quotas allow (cpu.c), 0 if unlimited: the
+ * process's cgroup listed in proc_cgroup, under the cgroup2 mount root. */
+unsigned crew__cgroup_cpus_at(const char *proc_cgroup, const char *root);
 /* Parses a crew_pin name (none, cores, pus, numa; any case); false: none
  * of those (*out untouched). */
 bool crew__pin_parse(const char *s, enum crew_pin *out);

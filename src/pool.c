@@ -38,6 +38,7 @@
 #include <time.h>
 
 _Thread_local struct crew__worker *crew__tls_worker;
+_Thread_local struct crew_pool *crew__tls_hook_pool;
 
 static void notify_slow(struct crew_pool *p, bool is_waking);
 static int submit_slow(crew_pool *p, crew_task *t);
@@ -1124,8 +1125,11 @@ worker_main(void *arg)
 	crew__tls_worker = w;
 	pin_self(p, w);
 	name_thread(p, w->index);
-	if (p->cfg.on_thread_start)
+	if (p->cfg.on_thread_start) {
+		crew__tls_hook_pool = p;
 		p->cfg.on_thread_start(p->cfg.hook_ctx, w->index);
+		crew__tls_hook_pool = NULL;
+	}
 	spread_init(p, w);
 	w->stack_half = crew__stack_half(&w->stack_low);
 	while ((r = worker_wait(p, w, waking)) >= 0) {
@@ -1177,8 +1181,12 @@ worker_main(void *arg)
 	 * global queue, closed by now, and is refused (CREW_ESHUTDOWN)
 	 * instead of landing on a stack nobody will pop. */
 	crew__tls_worker = NULL;
-	if (p->cfg.on_thread_stop)
+	if (p->cfg.on_thread_stop) {
+		/* A shutdown of p from the hook would wait to join us. */
+		crew__tls_hook_pool = p;
 		p->cfg.on_thread_stop(p->cfg.hook_ctx, w->index);
+		crew__tls_hook_pool = NULL;
+	}
 	/* release: our last accesses happen before the count drops */
 	atomic_fetch_sub_explicit(&p->sync, CREW__SYNC_SPAWNED_ONE,
 	    memory_order_release);
@@ -1459,11 +1467,9 @@ drain(struct crew_pool *p)
 CREW_API int
 crew_pool_shutdown(crew_pool *p)
 {
-	struct crew__worker *w = crew__tls_worker;
-
 	if (p == NULL)
 		return CREW_EINVAL;
-	if (w != NULL && w->pool == p)
+	if (crew__in_pool(p))
 		return CREW_EDEADLK;
 	pthread_mutex_lock(&p->life_lock);
 	if (!p->shut_down) {

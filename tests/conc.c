@@ -1300,14 +1300,16 @@ cpu_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int
-t_idle_cpu_after_burst(void)
+/* A burst of t_scaled(10^6) outside submits on p, then CPU over 1 s of
+ * idle must stay under 2 ms; destroys p. */
+static int
+idle_after_burst(crew_pool *p, const char *name)
 {
 	size_t n = t_scaled(1000000);
 	struct chain_task *c = calloc(n, sizeof(*c));
 	atomic_size_t ran = 0;
-	crew_pool *p = t_pool(4);
 	double c0, c1, ms;
+	crew_stats st;
 
 	T_CHECK(c && p, "setup");
 	for (size_t i = 0; i < n; i++) {
@@ -1319,12 +1321,35 @@ t_idle_cpu_after_burst(void)
 	c0 = cpu_seconds();
 	nap_us(1000000);
 	c1 = cpu_seconds();
+	crew_pool_stats(p, &st);
 	ms = (c1 - c0) * 1000.0;
-	fprintf(stderr, "idle_cpu_after_burst: %.3f ms CPU in 1 s idle\n", ms);
+	fprintf(stderr, "%s: %.3f ms CPU in 1 s idle, %llu of %llu workers "
+	    "parked\n", name, ms, (unsigned long long)st.threads_idle,
+	    (unsigned long long)st.threads_live);
 	T_CHECK(ms < 2.0, "idle pool burned %.3f ms/s", ms);
+	T_CHECK(st.threads_idle == st.threads_live, "%llu of %llu workers "
+	    "parked after 1 s idle", (unsigned long long)st.threads_idle,
+	    (unsigned long long)st.threads_live);
 	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
 	free(c);
 	return 0;
+}
+
+int
+t_idle_cpu_after_burst(void)
+{
+	return idle_after_burst(t_pool(4), "idle_cpu_after_burst");
+}
+
+static crew_pool *spin_pool(unsigned threads, unsigned spin_us);
+
+/* The same with polling before parking on (2 ms, whatever CREW_SPIN_US
+ * says): every poll must end in a park (a poll that never ended, or a
+ * spin_us taken as milliseconds, burned whole CPUs here). */
+int
+t_spin_idle_cpu(void)
+{
+	return idle_after_burst(spin_pool(4, 2000), "spin_idle_cpu");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1934,5 +1959,124 @@ t_relayed_wait_keeps_thread(void)
 	    "the child set did not outlive the relayed wait");
 	T_CHECK(st.relays > 0, "the wait was not relayed (%llu deep waits)",
 	    (unsigned long long)st.deep_waits);
+	return 0;
+}
+
+/*
+ * A task of pool A submits to pool B (crew_submit, crew_schedule, crew_for):
+ * the tasks go to B and run on B's worker, never onto A's worker's own
+ * queues (bun #15991: pushing to the local ring of whatever pool the
+ * thread belongs to left them behind a worker that then blocked).  The A
+ * task blocks without helping until they have run; both pools have one
+ * worker, so tasks pushed onto A's queues would never run meanwhile.
+ * After B's shutdown, a submit from A's task to B is refused.
+ */
+struct xp_task {
+	crew_task task;
+	atomic_int ran;
+};
+
+static crew_pool *xp_a, *xp_b;
+static struct xp_task xp_one, xp_batch[3];
+static atomic_int xp_bad, xp_done, xp_late_rc;
+static atomic_size_t xp_a_done;
+static atomic_uint xp_cover[64];
+
+static void
+xp_b_fn(crew_task *t)
+{
+	struct xp_task *x = crew_container_of(t, struct xp_task, task);
+
+	if (crew_worker_index(xp_b) < 0 || crew_worker_index(xp_a) != -1)
+		atomic_store(&xp_bad, 1);
+	atomic_fetch_add(&x->ran, 1);
+	atomic_fetch_add(&xp_done, 1);
+}
+
+static void
+xp_for_fn(void *ctx, size_t lo, size_t hi)
+{
+	(void)ctx;
+	for (size_t i = lo; i < hi; i++)
+		atomic_fetch_add(&xp_cover[i], 1);
+}
+
+static void
+xp_a_fn(crew_task *t)
+{
+	crew_batch b = CREW_BATCH_INIT;
+	int rc = 0;
+
+	(void)t;
+	if (crew_worker_index(xp_a) < 0)
+		atomic_store(&xp_bad, 1);
+	xp_one.task = (crew_task)CREW_TASK_INIT(xp_b_fn);
+	rc |= crew_submit(xp_b, &xp_one.task);
+	for (int i = 0; i < 3; i++) {
+		xp_batch[i].task = (crew_task)CREW_TASK_INIT(xp_b_fn);
+		rc |= crew_batch_push(&b, &xp_batch[i].task);
+	}
+	rc |= crew_schedule(xp_b, b);
+	rc |= crew_for(xp_b, 0, 64, 1, xp_for_fn, NULL);
+	if (rc != 0)
+		atomic_store(&xp_bad, 1);
+	/* Block, without helping, until B has run all four. */
+	for (int i = 0; i < 5000 && atomic_load(&xp_done) < 4; i++)
+		nap_us(1000);
+	atomic_store(&xp_a_done, 1);
+}
+
+static void
+xp_late_fn(crew_task *t)
+{
+	static crew_task late = CREW_TASK_INIT(xp_b_fn);
+
+	(void)t;
+	atomic_store(&xp_late_rc, crew_submit(xp_b, &late));
+	atomic_store(&xp_a_done, 2);
+}
+
+int
+t_cross_pool_submit(void)
+{
+	crew_task a_task = CREW_TASK_INIT(xp_a_fn);
+	crew_task late = CREW_TASK_INIT(xp_late_fn);
+	crew_config cfg;
+
+	crew_config_init(&cfg);
+	cfg.max_threads = 1;
+	T_CHECK((xp_a = t_pool_cfg(&cfg)) != NULL, "create A");
+	T_CHECK(crew_pool_create(&xp_b, &cfg) == 0, "create B");
+	atomic_store(&xp_bad, 0);
+	atomic_store(&xp_done, 0);
+	atomic_store(&xp_a_done, 0);
+	atomic_store(&xp_late_rc, 1);
+	for (int i = 0; i < 64; i++)
+		atomic_store(&xp_cover[i], 0);
+	T_CHECK(crew_submit(xp_a, &a_task) == 0, "submit to A");
+	T_CHECK(wait_count(&xp_a_done, 1, 10), "A's task never finished");
+	T_CHECK(atomic_load(&xp_done) == 4, "%d of B's 4 tasks ran while A's "
+	    "only worker waited (pushed onto A's queues?)",
+	    atomic_load(&xp_done));
+	T_CHECK(atomic_load(&xp_one.ran) == 1, "submitted task ran %d times",
+	    atomic_load(&xp_one.ran));
+	for (int i = 0; i < 3; i++)
+		T_CHECK(atomic_load(&xp_batch[i].ran) == 1,
+		    "batch task %d ran %d times", i,
+		    atomic_load(&xp_batch[i].ran));
+	for (int i = 0; i < 64; i++)
+		T_CHECK(atomic_load(&xp_cover[i]) == 1,
+		    "crew_for index %d covered %u times", i,
+		    atomic_load(&xp_cover[i]));
+	T_CHECK(atomic_load(&xp_bad) == 0, "a task of B ran outside B's "
+	    "worker, or a call failed");
+	T_CHECK(crew_pool_shutdown(xp_b) == 0, "shutdown B");
+	T_CHECK(crew_submit(xp_a, &late) == 0, "submit late");
+	T_CHECK(wait_count(&xp_a_done, 2, 10), "late task never ran");
+	T_CHECK(atomic_load(&xp_late_rc) == CREW_ESHUTDOWN,
+	    "submit to a shut-down pool from another pool's task: %d",
+	    atomic_load(&xp_late_rc));
+	T_CHECK(crew_pool_destroy(xp_b) == 0, "destroy B");
+	T_CHECK(crew_pool_destroy(xp_a) == 0, "destroy A");
 	return 0;
 }

@@ -61,7 +61,9 @@
 	X(deep_waits_for_outside_replies, 120)                                \
 	X(deep_waits_without_relays, 60)                                      \
 	X(deep_waits_relay_recovers, 60)                                      \
-	X(relayed_wait_keeps_thread, 60)
+	X(relayed_wait_keeps_thread, 60)                                      \
+	X(cross_pool_submit, 30)                                              \
+	X(spin_idle_cpu, 60)
 
 #define CONC_DECL(name, timeout) int t_##name(void);
 CONC_CASES(CONC_DECL)

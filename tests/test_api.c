@@ -351,6 +351,40 @@ Test(api, null_pool_is_global, .timeout = 60)
 	cr_assert_eq(crew_global_shutdown(), 0);
 }
 
+/* crew_global_shutdown from a task of the global pool: CREW_EDEADLK, and
+ * the pool goes on; from outside it then shuts down. */
+struct gkill {
+	crew_task task;
+	atomic_int rc;
+	_Atomic unsigned done;
+};
+
+static void
+gkill_fn(crew_task *t)
+{
+	struct gkill *k = (struct gkill *)t;
+
+	atomic_store(&k->rc, crew_global_shutdown());
+	atomic_store(&k->done, 1);
+}
+
+Test(api, global_shutdown_from_global_task_is_edeadlk, .timeout = 30)
+{
+	struct gkill k;
+	struct ctask after;
+
+	memset(&k, 0, sizeof(k));
+	k.task.fn = gkill_fn;
+	atomic_init(&k.rc, 1);
+	cr_assert_eq(crew_submit(NULL, &k.task), 0);
+	cr_assert_eq(wait_at_least(&k.done, 1, 20), 1, "the task did not finish");
+	cr_assert_eq(atomic_load(&k.rc), CREW_EDEADLK);
+	ctask_init(&after);
+	cr_assert_eq(crew_submit(NULL, &after.task), 0);
+	cr_assert_eq(crew_global_shutdown(), 0);
+	cr_assert_eq(atomic_load(&after.runs), 1);
+}
+
 Test(api, malformed_batches_are_einval, .timeout = 60)
 {
 	struct ctask a, b, c;
@@ -1130,6 +1164,84 @@ Test(api, submit_from_stop_hook_refused, .timeout = 30)
 	cr_assert_eq(atomic_load(&ss.ran), 0);
 	cr_assert_eq(atomic_load(&ss.index_seen), 0,
 	    "crew_worker_index() saw a worker in on_thread_stop");
+}
+
+/*
+ * Shutdown and destroy of a pool from its own thread hooks are
+ * CREW_EDEADLK, never a hang: in on_thread_stop the thread is no longer a
+ * worker, and a shutdown from there used to wait for the pool's life lock,
+ * held by the shutdown that was joining this very thread.
+ */
+struct hook_kill {
+	crew_pool *_Atomic pool;
+	atomic_int rc_start_shutdown, rc_start_destroy;
+	atomic_int rc_stop_shutdown, rc_stop_destroy;
+	atomic_uint starts, stops;
+};
+
+static void
+on_start_kill(void *ctx, unsigned index)
+{
+	struct hook_kill *hk = ctx;
+	crew_pool *p;
+
+	(void)index;
+	/* The first start runs inside crew_pool_create's warm-up or the
+	 * first submit; the pool pointer is published before any submit. */
+	while ((p = atomic_load(&hk->pool)) == NULL)
+		sched_yield();
+	if (atomic_fetch_add(&hk->starts, 1) == 0) {
+		atomic_store(&hk->rc_start_shutdown, crew_pool_shutdown(p));
+		atomic_store(&hk->rc_start_destroy, crew_pool_destroy(p));
+	}
+}
+
+static void
+on_stop_kill(void *ctx, unsigned index)
+{
+	struct hook_kill *hk = ctx;
+	crew_pool *p = atomic_load(&hk->pool);
+
+	(void)index;
+	if (atomic_fetch_add(&hk->stops, 1) == 0) {
+		atomic_store(&hk->rc_stop_shutdown, crew_pool_shutdown(p));
+		atomic_store(&hk->rc_stop_destroy, crew_pool_destroy(p));
+	}
+}
+
+Test(api, shutdown_and_destroy_from_hooks_are_edeadlk, .timeout = 30)
+{
+	static struct hook_kill hk;
+	struct ctask t[8];
+	crew_config cfg;
+	crew_pool *p = NULL;
+
+	memset(&hk, 0, sizeof(hk));
+	atomic_init(&hk.rc_start_shutdown, 1);
+	atomic_init(&hk.rc_start_destroy, 1);
+	atomic_init(&hk.rc_stop_shutdown, 1);
+	atomic_init(&hk.rc_stop_destroy, 1);
+	cr_assert_eq(crew_config_init(&cfg), 0);
+	cfg.max_threads = 2;
+	cfg.on_thread_start = on_start_kill;
+	cfg.on_thread_stop = on_stop_kill;
+	cfg.hook_ctx = &hk;
+	cr_assert_eq(crew_pool_create(&p, &cfg), 0);
+	atomic_store(&hk.pool, p);
+	for (int i = 0; i < 8; i++) {
+		ctask_init(&t[i]);
+		cr_assert_eq(crew_submit(p, &t[i].task), 0);
+	}
+	cr_assert_eq(crew_pool_destroy(p), 0);
+	cr_assert(atomic_load(&hk.starts) >= 1 && atomic_load(&hk.stops) ==
+	    atomic_load(&hk.starts), "%u starts, %u stops",
+	    atomic_load(&hk.starts), atomic_load(&hk.stops));
+	cr_assert_eq(atomic_load(&hk.rc_start_shutdown), CREW_EDEADLK);
+	cr_assert_eq(atomic_load(&hk.rc_start_destroy), CREW_EDEADLK);
+	cr_assert_eq(atomic_load(&hk.rc_stop_shutdown), CREW_EDEADLK);
+	cr_assert_eq(atomic_load(&hk.rc_stop_destroy), CREW_EDEADLK);
+	for (int i = 0; i < 8; i++)
+		cr_assert_eq(atomic_load(&t[i].runs), 1);
 }
 
 /* ------------------------------------------------------------------ */

@@ -22,8 +22,10 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "crew.h"
@@ -957,4 +959,80 @@ Test(topo, largest_pool_plans_cheaply, .timeout = 30)
 	free(v);
 	free(seen);
 	cr_assert_eq(crew_pool_destroy(p), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* cgroup v2 quotas (cpu.c): the smallest of the process's cgroup and its
+ * ancestors, rounded up; "max", garbage or no file: no limit. */
+
+static char cg_root[64];
+
+static void
+cg_write(const char *rel, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s%s", cg_root, rel);
+	f = fopen(path, "w");
+	cr_assert_not_null(f, "%s", path);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void
+cg_mkdir(const char *rel)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s%s", cg_root, rel);
+	cr_assert_eq(mkdir(path, 0700), 0, "%s", path);
+}
+
+static unsigned
+cg_cpus(void)
+{
+	char proc[256];
+
+	snprintf(proc, sizeof(proc), "%s/self_cgroup", cg_root);
+	return crew__cgroup_cpus_at(proc, cg_root);
+}
+
+Test(topo, cgroup_quota_of_cgroup_and_ancestors, .timeout = 30)
+{
+	char cmd[128];
+
+	snprintf(cg_root, sizeof(cg_root), "/tmp/crew-cg-XXXXXX");
+	cr_assert_not_null(mkdtemp(cg_root));
+	cg_mkdir("/slice");
+	cg_mkdir("/slice/app");
+	/* v1 lines first, as on hybrid hosts; ours is the "0::" line. */
+	cg_write("/self_cgroup", "12:cpu,cpuacct:/ignored\n0::/slice/app\n");
+	cr_assert_eq(cg_cpus(), 0, "no cpu.max anywhere");
+	cg_write("/slice/app/cpu.max", "max 100000\n");
+	cr_assert_eq(cg_cpus(), 0, "max");
+	cg_write("/slice/app/cpu.max", "150000 100000\n");
+	cr_assert_eq(cg_cpus(), 2, "1.5 CPUs round up");
+	cg_write("/slice/app/cpu.max", "50000 100000\n");
+	cr_assert_eq(cg_cpus(), 1, "half a CPU");
+	cg_write("/slice/app/cpu.max", "garbage\n");
+	cr_assert_eq(cg_cpus(), 0, "garbage");
+	cg_write("/slice/app/cpu.max", "");
+	cr_assert_eq(cg_cpus(), 0, "empty");
+	/* A parent's limit binds the child whose own is looser or none. */
+	cg_write("/slice/app/cpu.max", "max 100000\n");
+	cg_write("/slice/cpu.max", "200000 100000\n");
+	cr_assert_eq(cg_cpus(), 2, "the parent's quota");
+	cg_write("/slice/app/cpu.max", "300000 100000\n");
+	cr_assert_eq(cg_cpus(), 2, "the smaller of parent and child");
+	cg_write("/slice/app/cpu.max", "100000 100000\n");
+	cr_assert_eq(cg_cpus(), 1, "the child's smaller quota");
+	cg_write("/cpu.max", "50000 100000\n");
+	cr_assert_eq(cg_cpus(), 1, "the mount root's half CPU");
+	/* A namespaced process sees its cgroup as "/": the root only. */
+	cg_write("/self_cgroup", "0::/\n");
+	cg_write("/cpu.max", "400000 100000\n");
+	cr_assert_eq(cg_cpus(), 4, "namespaced root");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", cg_root);
+	cr_assert_eq(system(cmd), 0);
 }
