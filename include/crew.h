@@ -42,7 +42,8 @@ extern "C" {
 	X(ENOMEM, -12, "out of memory")                                        \
 	X(EAGAIN, -11, "no worker thread could be started; task not queued")   \
 	X(ESHUTDOWN, -108, "pool is shut down; task not queued")               \
-	X(EDEADLK, -35, "called from a worker of the same pool (would deadlock)")
+	X(EDEADLK, -35, "called from a worker or thread hook of the same "     \
+	    "pool (would deadlock)")
 
 enum crew_error {
 	CREW_OK = 0,
@@ -94,9 +95,12 @@ typedef struct crew_batch {
 
 #define CREW_BATCH_INIT { NULL, NULL, 0 }
 
-/* Appends task to b.  CREW_EINVAL for NULL b, task or task->fn. */
+/* Appends task to b.  CREW_EINVAL for NULL b, task or task->fn, or a b
+ * that holds tasks but no tail. */
 CREW_API int crew_batch_push(crew_batch *b, crew_task *task);
-/* Moves every task of src to the end of dst and empties src. */
+/* Moves every task of src to the end of dst and empties src.  CREW_EINVAL
+ * (both left as they were) for NULL, dst == src, or a batch that holds
+ * tasks but lacks its head or tail. */
 CREW_API int crew_batch_append(crew_batch *dst, crew_batch *src);
 
 /* Internal: crew_batch_push's body, shared by the exported function and
@@ -112,7 +116,8 @@ CREW_API int crew_batch_append(crew_batch *dst, crew_batch *src);
 #define CREW__BATCH_PUSH_BODY(b, task)                                        \
 	do {                                                                  \
 		if ((b) == CREW__NULLPTR || (task) == CREW__NULLPTR ||         \
-		    (task)->fn == CREW__NULLPTR)                               \
+		    (task)->fn == CREW__NULLPTR ||                             \
+		    ((b)->len != 0 && (b)->tail == CREW__NULLPTR))             \
 			return CREW_EINVAL;                                    \
 		(task)->next = CREW__NULLPTR;                                  \
 		if ((b)->len == 0)                                             \
@@ -205,7 +210,10 @@ typedef struct crew_config {
 	 * run when those are all busy or blocked.
 	 */
 	unsigned max_threads;
-	/* Worker stack size in bytes; 0 = the system default. */
+	/* Worker stack size in bytes; 0 = the system default.  Otherwise at
+	 * least PTHREAD_STACK_MIN (else crew_pool_create: CREW_EINVAL); one
+	 * too large to map makes thread creation fail (CREW_EAGAIN from the
+	 * submits that need a worker). */
 	size_t stack_size;
 	/* Worker names are "<prefix><index>", cut to 15 bytes. */
 	const char *name_prefix;
@@ -353,12 +361,16 @@ CREW_API int crew_wg_wait(crew_wg *wg);
  * Ranges are split lazily, only when another worker can take the other
  * half, with descriptors on the callers' stacks: no heap allocation.
  * Callable from any thread and from inside a task of the same pool (nested);
- * on a pool that has no worker it completes on the caller.  pool NULL means
- * crew_global().  Returns 0, or CREW_EINVAL (NULL fn, begin > end).
+ * on a pool that has no worker, is shut down, or cannot start one, it
+ * completes on the caller (still no call above grain indices).  pool NULL
+ * means crew_global() (and the caller alone if that cannot be created).
+ * Returns 0, or CREW_EINVAL (NULL fn, begin > end).
  */
 CREW_API int crew_for(crew_pool *pool, size_t begin, size_t end, size_t grain,
     void (*fn)(void *ctx, size_t lo, size_t hi), void *ctx);
-/* crew_for over an array: fn(ctx, &items[i * item_size], i) for each i. */
+/* crew_for over an array: fn(ctx, &items[i * item_size], i) for each i.
+ * CREW_EINVAL also for NULL items with count > 0, or count * item_size
+ * beyond SIZE_MAX. */
 CREW_API int crew_each(crew_pool *pool, void *items, size_t count,
     size_t item_size, void (*fn)(void *ctx, void *item, size_t index),
     void *ctx);

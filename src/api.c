@@ -25,7 +25,10 @@ crew_batch_push(crew_batch *b, crew_task *t)
 CREW_API int
 crew_batch_append(crew_batch *dst, crew_batch *src)
 {
-	if (dst == NULL || src == NULL)
+	/* A batch appended to itself would become a cycle, then empty. */
+	if (dst == NULL || src == NULL || dst == src ||
+	    (dst->len != 0 && dst->tail == NULL) ||
+	    (src->len != 0 && (src->head == NULL || src->tail == NULL)))
 		return CREW_EINVAL;
 	if (src->len == 0)
 		return 0;

@@ -129,7 +129,11 @@ crew_for(crew_pool *pool, size_t begin, size_t end, size_t grain,
 	if (begin == end)
 		return 0;
 	if (pool == NULL && (pool = crew_global()) == NULL) {
-		fn(ctx, begin, end); /* no pool at all: the caller does it */
+		/* No pool at all: the caller does it, grain by grain. */
+		for (size_t lo = begin, step; lo < end; lo += step) {
+			step = grain && end - lo > grain ? grain : end - lo;
+			fn(ctx, lo, lo + step);
+		}
 		return 0;
 	}
 	fc.pool = pool;

@@ -1371,7 +1371,9 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 		cfg = &def;
 	}
 	if ((unsigned)cfg->pin > CREW_PIN_NUMA ||
-	    cfg->spin_us > CREW_SPIN_US_MAX)
+	    cfg->spin_us > CREW_SPIN_US_MAX ||
+	    (cfg->stack_size != 0 &&
+	    cfg->stack_size < (size_t)PTHREAD_STACK_MIN))
 		return CREW_EINVAL;
 	ncpu = crew__default_threads();
 	max = cfg->max_threads ? cfg->max_threads : ncpu;

@@ -37,7 +37,9 @@ crew__queue_init(struct crew__queue *q)
 }
 
 /* Any thread.  Pushes the list head..tail (tail->next is overwritten).
- * Returns false, pushing nothing, if the queue is closed. */
+ * Returns false, pushing nothing, if the queue is closed; tail->next is
+ * then NULL again (an attempt before the close had linked it into the
+ * queue), so the refused chain goes back to the caller as it came. */
 static inline bool
 crew__queue_push(struct crew__queue *q, crew_task *head, crew_task *tail)
 {
@@ -45,8 +47,10 @@ crew__queue_push(struct crew__queue *q, crew_task *head, crew_task *tail)
 	uintptr_t w = atomic_load_explicit(&q->word, memory_order_relaxed);
 
 	for (;;) {
-		if (CREW__UNLIKELY(w & CREW__Q_CLOSED))
+		if (CREW__UNLIKELY(w & CREW__Q_CLOSED)) {
+			tail->next = NULL;
 			return false;
+		}
 		tail->next = (crew_task *)(w & CREW__Q_PTR);
 		/* release: publishes the tasks and their links; pairs with the
 		 * acquire in crew__queue_trylock() / crew__queue_pop_locked() */

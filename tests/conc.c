@@ -724,6 +724,10 @@ race_batcher(void *arg)
 			s->ok[base / s->per] = 1;
 		} else if (rc == CREW_ESHUTDOWN) {
 			refused = true;	/* once refused, always refused */
+			/* Handed back as it came: a push attempt before the
+			 * close had linked its tail into the queue. */
+			if (b.tail->next != NULL)
+				s->bad = 2;
 		} else {
 			s->bad = 1;
 		}
@@ -768,7 +772,10 @@ t_shutdown_races_batches(void)
 		for (int k = 0; k < 3; k++)
 			pthread_join(th[k], NULL);
 		for (int k = 0; k < 3; k++) {
-			T_CHECK(!s[k].bad, "rep %zu: batcher %d saw a bad code", rep, k);
+			T_CHECK(!s[k].bad, "rep %zu: batcher %d %s", rep, k,
+			    s[k].bad == 2 ? "got back a refused batch whose "
+			    "tail was linked into the pool's queue" :
+			    "saw a bad code");
 			accepted += s[k].accepted;
 			/* An accepted batch ran whole, once; a refused one
 			 * not at all. */
@@ -2078,5 +2085,105 @@ t_cross_pool_submit(void)
 	    atomic_load(&xp_late_rc));
 	T_CHECK(crew_pool_destroy(xp_b) == 0, "destroy B");
 	T_CHECK(crew_pool_destroy(xp_a) == 0, "destroy A");
+	return 0;
+}
+
+/*
+ * A batch refused because the pool shut down is handed back as it came:
+ * its tail's link is NULL again and it can be scheduled elsewhere.  A push
+ * attempt that read the queue before the close linked the tail into the
+ * queue, then saw the close on its retry and returned CREW_ESHUTDOWN with
+ * the link left in (5% of refusals in a review's program; rescheduling
+ * the batch then failed with CREW_EINVAL, and a caller walking it ran the
+ * pool's tasks).  Two threads schedule 2-task batches at a 1-worker pool
+ * until refused, while it shuts down; a second pool takes the refused.
+ */
+struct rb_job {
+	crew_task task;
+	atomic_size_t *ran;
+};
+
+static crew_pool *rb_pool, *rb_other;
+static atomic_int rb_go, rb_bad;
+static atomic_size_t rb_sent, rb_ran;
+
+static void
+rb_fn(crew_task *t)
+{
+	struct rb_job *j = crew_container_of(t, struct rb_job, task);
+
+	atomic_fetch_add(j->ran, 1);
+	free(j);
+}
+
+static void *
+rb_pusher(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&rb_go))
+		sched_yield();
+	for (;;) {
+		struct rb_job *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+		crew_batch bt = CREW_BATCH_INIT;
+		int rc;
+
+		if (a == NULL || b == NULL) {
+			atomic_store(&rb_bad, 3);
+			free(a);
+			free(b);
+			return NULL;
+		}
+		a->task = (crew_task)CREW_TASK_INIT(rb_fn);
+		b->task = (crew_task)CREW_TASK_INIT(rb_fn);
+		a->ran = b->ran = &rb_ran;
+		crew_batch_push(&bt, &a->task);
+		crew_batch_push(&bt, &b->task);
+		atomic_fetch_add(&rb_sent, 2);
+		rc = crew_schedule(rb_pool, bt);
+		if (rc == 0)
+			continue;
+		if (rc != CREW_ESHUTDOWN)
+			atomic_store(&rb_bad, 1);
+		else if (b->task.next != NULL ||
+		    crew_schedule(rb_other, bt) != 0)
+			atomic_store(&rb_bad, 2);
+		return NULL;
+	}
+}
+
+int
+t_refused_batch_intact(void)
+{
+	size_t rounds = t_scaled(1000) < 200 ? 200 : t_scaled(1000);
+	crew_config cfg;
+
+	crew_config_init(&cfg);
+	cfg.max_threads = 1;
+	T_CHECK((rb_other = t_pool(2)) != NULL, "create");
+	atomic_store(&rb_bad, 0);
+	atomic_store(&rb_sent, 0);
+	atomic_store(&rb_ran, 0);
+	for (size_t r = 0; r < rounds && atomic_load(&rb_bad) == 0; r++) {
+		pthread_t th[2];
+
+		T_CHECK(crew_pool_create(&rb_pool, &cfg) == 0, "create");
+		atomic_store(&rb_go, 0);
+		for (int i = 0; i < 2; i++)
+			pthread_create(&th[i], NULL, rb_pusher, NULL);
+		atomic_store(&rb_go, 1);
+		nap_us(50);
+		T_CHECK(crew_pool_shutdown(rb_pool) == 0, "shutdown");
+		for (int i = 0; i < 2; i++)
+			pthread_join(th[i], NULL);
+		T_CHECK(crew_pool_destroy(rb_pool) == 0, "destroy");
+	}
+	T_CHECK(crew_pool_destroy(rb_other) == 0, "destroy other");
+	T_CHECK(atomic_load(&rb_bad) == 0, "%s", atomic_load(&rb_bad) == 2 ?
+	    "a refused batch came back with its tail linked into the queue "
+	    "(or another pool refused it)" : atomic_load(&rb_bad) == 1 ?
+	    "a schedule failed with a code other than CREW_ESHUTDOWN" : "oom");
+	T_CHECK(atomic_load(&rb_ran) == atomic_load(&rb_sent),
+	    "%zu of %zu tasks ran", atomic_load(&rb_ran),
+	    atomic_load(&rb_sent));
 	return 0;
 }

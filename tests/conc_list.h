@@ -63,7 +63,8 @@
 	X(deep_waits_relay_recovers, 60)                                      \
 	X(relayed_wait_keeps_thread, 60)                                      \
 	X(cross_pool_submit, 30)                                              \
-	X(spin_idle_cpu, 60)
+	X(spin_idle_cpu, 60)                                                  \
+	X(refused_batch_intact, 60)
 
 #define CONC_DECL(name, timeout) int t_##name(void);
 CONC_CASES(CONC_DECL)

@@ -206,10 +206,53 @@ on_alarm(int sig)
 	_exit(2);
 }
 
+/*
+ * crew_for(NULL, ...) when the global pool cannot be created (every
+ * allocation fails): the caller runs the loop itself, every index once,
+ * and still no call above the grain (it used to make one call of the
+ * whole range).
+ */
+static atomic_uint nog_cover[1000];
+static atomic_uint nog_over;
+
+static void
+nog_fn(void *ctx, size_t lo, size_t hi)
+{
+	(void)ctx;
+	if (hi - lo > 10)
+		atomic_fetch_add(&nog_over, 1);
+	for (size_t i = lo; i < hi; i++)
+		atomic_fetch_add(&nog_cover[i], 1);
+}
+
+static int
+t_for_without_global(void)
+{
+	int rc;
+
+	arm(0, 1);	/* every allocation fails */
+	if (crew_global() != NULL) {
+		arm(0, 0);
+		CHECK(0, "the global pool was created: the path is not tested");
+	}
+	rc = crew_for(NULL, 0, 1000, 10, nog_fn, NULL);
+	arm(0, 0);
+	CHECK(rc == 0, "crew_for returned %d", rc);
+	CHECK(atomic_load(&nog_over) == 0, "%u calls above the grain",
+	    atomic_load(&nog_over));
+	for (int i = 0; i < 1000; i++)
+		CHECK(atomic_load(&nog_cover[i]) == 1, "index %d covered %u "
+		    "times", i, atomic_load(&nog_cover[i]));
+	printf("fault_alloc: crew_for without a global pool: 1000 indices "
+	    "once each, no call above the grain\n");
+	return 0;
+}
+
 int
 main(void)
 {
-	int (*tests[])(void) = { t_create, t_worker, t_intermittent };
+	int (*tests[])(void) = { t_create, t_worker, t_intermittent,
+	    t_for_without_global };
 	unsigned passed = 0, failed = 0;
 
 	signal(SIGALRM, on_alarm);

@@ -664,6 +664,60 @@ Test(api, batch_append_semantics, .timeout = 60)
 	pool_free(p);
 }
 
+/* Malformed batches given to the helpers: CREW_EINVAL, both batches left
+ * as they were, never a crash or a silent drop (a batch appended to
+ * itself used to become a cycle, then empty: schedule returned 0 and
+ * nothing ran; a batch with a length but no tail crashed push/append). */
+Test(api, batch_helpers_refuse_malformed, .timeout = 30)
+{
+	struct ctask t[3];
+	crew_batch x = CREW_BATCH_INIT, y = CREW_BATCH_INIT;
+	crew_batch bad_tail = { NULL, NULL, 3 }, bad_head = { NULL, NULL, 2 };
+	crew_pool *p;
+
+	for (int i = 0; i < 3; i++)
+		ctask_init(&t[i]);
+	cr_assert_eq(crew_batch_push(&x, &t[0].task), 0);
+	cr_assert_eq(crew_batch_push(&x, &t[1].task), 0);
+	cr_assert_eq(crew_batch_append(&x, &x), CREW_EINVAL, "self-append");
+	cr_assert(x.head == &t[0].task && x.tail == &t[1].task && x.len == 2,
+	    "self-append changed the batch");
+	cr_assert_null(t[1].task.next, "self-append linked a cycle");
+	cr_assert_eq(crew_batch_push(&bad_tail, &t[2].task), CREW_EINVAL);
+	cr_assert_eq(bad_tail.len, 3);
+	cr_assert_eq(crew_batch_append(&bad_tail, &x), CREW_EINVAL);
+	cr_assert_eq(crew_batch_append(&y, &bad_head), CREW_EINVAL);
+	bad_head.tail = &t[2].task;
+	cr_assert_eq(crew_batch_append(&y, &bad_head), CREW_EINVAL);
+	cr_assert(y.head == NULL && y.len == 0 && x.len == 2);
+	/* x is still whole and runs once each. */
+	p = pool_with(2);
+	cr_assert_eq(crew_schedule(p, x), 0);
+	cr_assert_eq(crew_pool_shutdown(p), 0);
+	cr_assert_eq(atomic_load(&t[0].runs), 1);
+	cr_assert_eq(atomic_load(&t[1].runs), 1);
+	cr_assert_eq(atomic_load(&t[2].runs), 0);
+	pool_free(p);
+}
+
+/* A stack size below PTHREAD_STACK_MIN is refused, not silently replaced
+ * by the default. */
+Test(api, tiny_stack_size_is_einval, .timeout = 30)
+{
+	crew_config cfg;
+	crew_pool *p = NULL;
+
+	cr_assert_eq(crew_config_init(&cfg), 0);
+	cfg.stack_size = 1;
+	cr_assert_eq(crew_pool_create(&p, &cfg), CREW_EINVAL);
+	cr_assert_null(p);
+	cfg.stack_size = (size_t)PTHREAD_STACK_MIN - 1;
+	cr_assert_eq(crew_pool_create(&p, &cfg), CREW_EINVAL);
+	cfg.stack_size = (size_t)PTHREAD_STACK_MIN;
+	cr_assert_eq(crew_pool_create(&p, &cfg), 0);
+	cr_assert_eq(crew_pool_destroy(p), 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* Errors and version.                                                 */
 
