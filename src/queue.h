@@ -37,18 +37,19 @@ crew__queue_init(struct crew__queue *q)
 }
 
 /* Any thread.  Pushes the list head..tail (tail->next is overwritten).
- * Returns false, pushing nothing, if the queue is closed; tail->next is
- * then NULL again (an attempt before the close had linked it into the
- * queue), so the refused chain goes back to the caller as it came. */
+ * Returns false, pushing nothing, if the queue is closed, with tail->next
+ * as it came (an attempt before the close may have linked it into the
+ * queue): the refused chain goes back to the caller untouched. */
 static inline bool
 crew__queue_push(struct crew__queue *q, crew_task *head, crew_task *tail)
 {
 	/* relaxed: only a starting guess for the CAS below */
 	uintptr_t w = atomic_load_explicit(&q->word, memory_order_relaxed);
+	crew_task *link = tail->next;
 
 	for (;;) {
 		if (CREW__UNLIKELY(w & CREW__Q_CLOSED)) {
-			tail->next = NULL;
+			tail->next = link;
 			return false;
 		}
 		tail->next = (crew_task *)(w & CREW__Q_PTR);
