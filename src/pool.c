@@ -1123,6 +1123,8 @@ worker_main(void *arg)
 	pthread_mutex_lock(&p->spawn_lock);
 	pthread_mutex_unlock(&p->spawn_lock);
 	crew__tls_worker = w;
+	/* Before the start hook, whose helping waits count as deep too. */
+	w->stack_half = crew__stack_half(&w->stack_low);
 	pin_self(p, w);
 	name_thread(p, w->index);
 	if (p->cfg.on_thread_start) {
@@ -1131,7 +1133,6 @@ worker_main(void *arg)
 		crew__tls_hook_pool = NULL;
 	}
 	spread_init(p, w);
-	w->stack_half = crew__stack_half(&w->stack_low);
 	while ((r = worker_wait(p, w, waking)) >= 0) {
 		waking = r;
 		woke = true;
