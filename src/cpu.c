@@ -2,7 +2,8 @@
 /*
  * How many CPUs this process may use: the affinity mask, further limited by
  * the cgroup v2 cpu.max quotas of its cgroup and its ancestors (rounded
- * up), clamped to what the sync word can count.  The chaos hook for CREW_CHAOS builds lives here too.
+ * up), clamped to what the sync word can count.  The chaos hook for
+ * CREW_CHAOS builds lives here too.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -37,8 +38,8 @@ quota_cpus(const char *path)
  * the smallest quota of its cgroup and every ancestor below the mount
  * (a limit on a parent, say a systemd slice or a container's outer
  * cgroup, binds its children too).  proc_cgroup is the process's
- * /proc/self/cgroup, root the cgroup2 mount; apart (tests) for
- * crew__cgroup_cpus_at.
+ * /proc/self/cgroup, root the cgroup2 mount: parameters, so that tests
+ * can give a synthetic tree.
  */
 unsigned
 crew__cgroup_cpus_at(const char *proc_cgroup, const char *root)

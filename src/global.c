@@ -53,8 +53,10 @@ crew_global_shutdown(void)
 	/* From a worker or a thread hook of the global pool: the shutdown
 	 * would join this thread, and a shutdown already under way holds
 	 * the lock while it does (a stop hook that calls us). */
-	/* acquire: as in crew_global */
-	p = atomic_load_explicit(&global_pool, memory_order_acquire);
+	/* relaxed: only compared with our own pool pointers, never
+	 * dereferenced; a thread of the global pool was created after the
+	 * pool's publication, so it reads that pointer */
+	p = atomic_load_explicit(&global_pool, memory_order_relaxed);
 	if (p != NULL && crew__in_pool(p))
 		return CREW_EDEADLK;
 	pthread_mutex_lock(&global_lock);

@@ -235,7 +235,6 @@ struct crew__worker {
 _Static_assert(CREW_MAX_THREADS <= UINT16_MAX,
     "worker indices must fit the uint16_t victim arrays");
 
-
 struct crew_pool {
 	/* The global queue and its push counter share a line: producers own it. */
 	alignas(CREW__CACHELINE) struct crew__queue global;   /* S */
@@ -322,8 +321,8 @@ enum { CREW__HELP_ALL, CREW__HELP_LIFO, CREW__HELP_OWN };
  * false if none. */
 bool crew__help_one(struct crew__worker *w, int where);
 
-/* Whether a helping wait at this frame is past half the running thread's
- * stack (w->stack_half). */
+/* Whether a helping wait at this frame is past half the stack it runs on
+ * (w->stack_half: the thread's, or a relay's). */
 static inline __attribute__((always_inline)) bool
 crew__stack_deep(const struct crew__worker *w)
 {

@@ -77,10 +77,8 @@
 
 struct crew__relay {
 	struct crew__relay *next;       /* O: the worker's spare relays */
-	void *map;                      /* I: the mapping, guard first */
-	size_t map_size;                /* I */
-	uintptr_t bottom, top;          /* I: the stack within it */
-	size_t keep;                    /* I: RELAY_KEEP in whole pages */
+	void *map;                      /* I: the mapping (guard, stack) */
+	uintptr_t bottom, top;          /* I: the stack, the mapping's end */
 	ucontext_t ctx;                 /* the relay's, while suspended */
 	ucontext_t back;                /* the waiter's, during a wait */
 	struct crew__worker *w;         /* the wait: its worker */
@@ -109,6 +107,13 @@ static _Thread_local struct crew__relay *relay_starting;
  * ~900 KiB, whose middle lies above the thread's first frame, so every
  * wait looked deep and relayed at once, forever.
  */
+static inline uintptr_t
+stack_marks(uintptr_t lo, uintptr_t top, uintptr_t *low)
+{
+	*low = lo + (top - lo) / 4;	/* three quarters used */
+	return lo + (top - lo) / 2;
+}
+
 __attribute__((noinline)) uintptr_t
 crew__stack_half(uintptr_t *low)
 {
@@ -121,10 +126,8 @@ crew__stack_half(uintptr_t *low)
 	if (pthread_getattr_np(pthread_self(), &a) != 0)
 		return 0;
 	if (pthread_attr_getstack(&a, &lo, &size) == 0 &&
-	    (uintptr_t)lo < top && top - (uintptr_t)lo <= size) {
-		half = (uintptr_t)lo + (top - (uintptr_t)lo) / 2;
-		*low = (uintptr_t)lo + (top - (uintptr_t)lo) / 4;
-	}
+	    (uintptr_t)lo < top && top - (uintptr_t)lo <= size)
+		half = stack_marks((uintptr_t)lo, top, low);
 	pthread_attr_destroy(&a);
 	return half;
 }
@@ -212,7 +215,7 @@ relay_free(struct crew__relay *r)
 #ifdef RELAY_VALGRIND
 	VALGRIND_STACK_DEREGISTER(r->vg_stack);
 #endif
-	(void)munmap(r->map, r->map_size);
+	(void)munmap(r->map, r->top - (uintptr_t)r->map);
 	free(r);
 }
 
@@ -242,12 +245,10 @@ relay_get(struct crew__worker *w)
 		return NULL;
 	}
 	r->map = map;
-	r->map_size = size + guard;
 	r->bottom = (uintptr_t)map + guard;
 	r->top = r->bottom + size;
-	r->keep = (RELAY_KEEP + page - 1) & ~(page - 1);
 	if (mprotect(map, guard, PROT_NONE) != 0 || relay_prepare(r) != 0) {
-		(void)munmap(map, r->map_size);
+		(void)munmap(map, size + guard);
 		free(r);
 		return NULL;
 	}
@@ -273,8 +274,11 @@ relay_get(struct crew__worker *w)
 static void
 relay_trim(struct crew__relay *r)
 {
-	if (r->top - r->bottom > r->keep)
-		(void)madvise((void *)r->bottom, r->top - r->bottom - r->keep,
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uintptr_t keep = (RELAY_KEEP + page - 1) & ~(page - 1);
+
+	if (r->top - r->bottom > keep)
+		(void)madvise((void *)r->bottom, r->top - r->bottom - keep,
 		    MADV_DONTNEED);
 }
 
@@ -296,8 +300,7 @@ crew__relay_wait(struct crew__worker *w, _Atomic uint32_t *wg)
 	r->back.uc_stack.ss_size = 0;
 	r->w = w;
 	r->wg = wg;
-	w->stack_half = r->bottom + (r->top - r->bottom) / 2;
-	w->stack_low = r->bottom + (r->top - r->bottom) / 4;
+	w->stack_half = stack_marks(r->bottom, r->top, &w->stack_low);
 	/* The thread's mask and FP environment go with us (see the top). */
 	(void)pthread_sigmask(SIG_BLOCK, NULL, &r->ctx.uc_sigmask);
 	(void)fegetenv(&r->fenv);
