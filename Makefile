@@ -2,7 +2,7 @@
 # See README.md for every target.
 
 VERSION_MAJOR := 0
-VERSION_MINOR := 3
+VERSION_MINOR := 4
 VERSION_PATCH := 0
 VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 
@@ -136,7 +136,7 @@ TEST_CFLAGS = $(CFLAGS_BASE) -Werror -Itests $(VAR_$(1))
 TEST_LDFLAGS = $(VAR_$(1)) -Wl,--wrap=pthread_create,--wrap=mmap
 
 # Unit tests (Criterion): each file of UNIT runs in every variant in UNIT_VARS.
-UNIT := test_ring test_queue test_sync test_api test_conc test_topo
+UNIT := test_ring test_queue test_sync test_api test_conc test_topo test_slice
 UNIT_VARS := dbg cap4 cap8 wrap asan
 TEST_SUPPORT := tests/support.c tests/conc.c
 

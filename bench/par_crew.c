@@ -306,7 +306,8 @@ print_stats(void)
 	fprintf(stderr, "stats: timed runs %d (counters include warm-up) "
 	    "spawned %llu run %llu stolen %llu steal_attempts %llu parks %llu "
 	    "wakeups %llu local %llu pin_mode %u pinned %llu "
-	    "pin_failures %llu spins %llu spin_hits %llu\n", timed_count,
+	    "pin_failures %llu spins %llu spin_hits %llu slice_us %u "
+	    "slice_workers %llu\n", timed_count,
 	    (unsigned long long)st.threads_spawned,
 	    (unsigned long long)st.tasks_run,
 	    (unsigned long long)st.tasks_stolen,
@@ -317,7 +318,8 @@ print_stats(void)
 	    (unsigned long long)st.pinned_workers,
 	    (unsigned long long)st.pin_failures,
 	    (unsigned long long)st.spins,
-	    (unsigned long long)st.spin_hits);
+	    (unsigned long long)st.spin_hits, st.slice_us,
+	    (unsigned long long)st.slice_workers);
 }
 
 static void

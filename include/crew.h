@@ -5,7 +5,9 @@
  * One header; everything in it is the public, stable API.  ABI rule: the same
  * CREW_VERSION_MAJOR means ABI compatible; the soname is libcrew.so.MAJOR.
  * Before 1.0 (MAJOR 0) each MINOR may change the ABI (0.2: crew_stats grew,
- * crew_config.spin_us); the soname is then libcrew.so.0.MINOR.
+ * crew_config.spin_us; 0.3: crew_stats.relay_threads became relay_stacks;
+ * 0.4: crew_config.slice_us, crew_stats grew); the soname is then
+ * libcrew.so.0.MINOR.
  *
  * Threads: every function may be called from any thread unless its contract
  * says otherwise.  Tasks are intrusive and caller-owned: the library never
@@ -15,7 +17,7 @@
 #define CREW_H
 
 #define CREW_VERSION_MAJOR 0
-#define CREW_VERSION_MINOR 3
+#define CREW_VERSION_MINOR 4
 #define CREW_VERSION_PATCH 0
 #define CREW_VERSION_HEX                                                      \
 	((CREW_VERSION_MAJOR << 16) | (CREW_VERSION_MINOR << 8) |            \
@@ -260,26 +262,62 @@ typedef struct crew_config {
 	 * (CREW_EINVAL).
 	 */
 	unsigned spin_us;
+	/*
+	 * The time slice, in microseconds, each worker asks the kernel's
+	 * fair scheduler for as it starts (before on_thread_start), keeping
+	 * its policy and nice value.  Linux 6.12 and later take it
+	 * (sched_setattr's sched_runtime); earlier kernels, and the real-time
+	 * policies, ignore it.  A longer slice than the kernel's default
+	 * (0.75 ms times 1 + log2 of the CPUs, at most 8 of them) means
+	 * workers that share a CPU preempt each other less often, losing
+	 * less to context switches and cold caches; a woken worker then also
+	 * preempts the thread running on its CPU less eagerly.
+	 *
+	 * CREW_SLICE_US_AUTO (0, what crew_config_init() sets) asks for
+	 * CREW_SLICE_US_OVERSUB when max_threads is above the CPUs the
+	 * creating thread may use (affinity mask and cgroup quota), where
+	 * workers take turns on CPUs, and for nothing otherwise (but a
+	 * worker that inherited a slice from the worker of another pool that
+	 * created it goes back to the kernel's default).  CREW_SLICE_US_KEEP
+	 * never asks: workers keep the slice of the thread that created
+	 * them.  CREW_SLICE_US_MIN..CREW_SLICE_US_MAX asks for that on every
+	 * worker.  The environment variable CREW_SLICE_US (auto, keep or
+	 * decimal microseconds) sets it in crew_config_init().  Threads a
+	 * task creates inherit its worker's slice.  crew_pool_create()
+	 * refuses other values (CREW_EINVAL).
+	 */
+	unsigned slice_us;
 	/* Reserved for later options; crew_config_init() zeroes it.  With
-	 * 4-byte pointers spin_us took reserved[0]; with 8-byte ones it sits
-	 * in the padding after pin: the struct keeps its size on both. */
-	void *reserved[sizeof(void *) == 4 ? 2 : 3];
+	 * 4-byte pointers spin_us took reserved[0] and slice_us reserved[1];
+	 * with 8-byte ones spin_us sits in the padding after pin and
+	 * slice_us took reserved[0]: the struct keeps its size on both. */
+	void *reserved[sizeof(void *) == 4 ? 1 : 2];
 } crew_config;
 
 #define CREW_MAX_THREADS 16383u
 #define CREW_SPIN_US_DEFAULT 0u
 #define CREW_SPIN_US_MAX 1000000u
+#define CREW_SLICE_US_AUTO 0u
+#define CREW_SLICE_US_KEEP 0xffffffffu
+#define CREW_SLICE_US_MIN 100u
+#define CREW_SLICE_US_MAX 100000u
+/* The slice CREW_SLICE_US_AUTO asks for in pools with more workers than
+ * CPUs (fib with 8 workers on 2 CPUs: README, Configuration). */
+#define CREW_SLICE_US_OVERSUB 10000u
 
 /*
- * Fills cfg with the defaults, pin from CREW_PIN and spin_us from
- * CREW_SPIN_US (read with getenv() on every call).  CREW_EINVAL for NULL.
+ * Fills cfg with the defaults, pin from CREW_PIN, spin_us from
+ * CREW_SPIN_US and slice_us from CREW_SLICE_US (read with getenv() on
+ * every call).  CREW_EINVAL for NULL.
  */
 CREW_API int crew_config_init(crew_config *cfg);
 
 /*
  * Creates a pool.  cfg NULL means defaults (crew_config_init()).  No thread
  * starts until work is scheduled.  Returns 0 and sets *out, or CREW_EINVAL
- * (NULL out, pin not a crew_pin value, spin_us above CREW_SPIN_US_MAX) /
+ * (NULL out, pin not a crew_pin value, spin_us above CREW_SPIN_US_MAX,
+ * slice_us none of the values it takes, stack_size below
+ * PTHREAD_STACK_MIN) /
  * CREW_ENOMEM.
  */
 CREW_API int crew_pool_create(crew_pool **out, const crew_config *cfg);
@@ -423,6 +461,10 @@ typedef struct crew_stats {
 	 * same thread, a relay (crew_wg_wait) */
 	uint64_t relays;
 	uint64_t relay_stacks;      /* relay stacks mapped (kept for reuse) */
+	/* Workers the kernel reports running with the slice the pool asks
+	 * for (crew_config.slice_us; 0 on kernels before Linux 6.12). */
+	uint64_t slice_workers;
+	unsigned slice_us;          /* that slice, 0: none asked for */
 } crew_stats;
 
 CREW_API void crew_pool_stats(crew_pool *pool, crew_stats *out);

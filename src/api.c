@@ -10,7 +10,8 @@
 #include <strings.h>
 
 /* pin took the place of reserved[0], spin_us the padding after it (or,
- * with 4-byte pointers, reserved[1]): the struct keeps its size. */
+ * with 4-byte pointers, reserved[1]), slice_us reserved[1] (reserved[2]):
+ * the struct keeps its size. */
 _Static_assert(sizeof(crew_config) ==
     offsetof(crew_config, pin) + 4 * sizeof(void *),
     "crew_config changed size");
@@ -56,7 +57,32 @@ crew_config_init(crew_config *cfg)
 	/* CREW_SPIN_US: decimal microseconds; anything else is the default. */
 	if (!crew__spin_parse(getenv("CREW_SPIN_US"), &cfg->spin_us))
 		cfg->spin_us = CREW_SPIN_US_DEFAULT;
+	/* CREW_SLICE_US: auto, keep or decimal microseconds. */
+	if (!crew__slice_parse(getenv("CREW_SLICE_US"), &cfg->slice_us))
+		cfg->slice_us = CREW_SLICE_US_AUTO;
 	return 0;
+}
+
+bool
+crew__slice_parse(const char *s, unsigned *out)
+{
+	unsigned v;
+
+	if (s != NULL && strcasecmp(s, "auto") == 0) {
+		*out = CREW_SLICE_US_AUTO;
+		return true;
+	}
+	if (s != NULL && strcasecmp(s, "keep") == 0) {
+		*out = CREW_SLICE_US_KEEP;
+		return true;
+	}
+	/* the same digits-only syntax as CREW_SPIN_US (whose maximum is
+	 * larger), then this range */
+	if (!crew__spin_parse(s, &v) || v < CREW_SLICE_US_MIN ||
+	    v > CREW_SLICE_US_MAX)
+		return false;
+	*out = v;
+	return true;
 }
 
 bool

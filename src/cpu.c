@@ -2,8 +2,9 @@
 /*
  * How many CPUs this process may use: the affinity mask, further limited by
  * the cgroup v2 cpu.max quotas of its cgroup and its ancestors (rounded
- * up), clamped to what the sync word can count.  The chaos hook for
- * CREW_CHAOS builds lives here too.
+ * up), clamped to what the sync word can count; and the time slice a
+ * worker asks the kernel for on them.  The chaos hook for CREW_CHAOS
+ * builds lives here too.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* cpu.max is "max PERIOD" or "QUOTA PERIOD"; returns 0 when unlimited. */
@@ -95,6 +97,56 @@ crew__default_threads(void)
 	if (q != 0 && q < n)
 		n = q;
 	return n > CREW_MAX_THREADS ? CREW_MAX_THREADS : n;
+}
+
+/* struct sched_attr as of SCHED_ATTR_SIZE_VER0 (linux/sched/types.h);
+ * glibc has no wrapper for sched_getattr/sched_setattr. */
+struct crew__sched_attr {
+	uint32_t size;
+	uint32_t sched_policy;
+	uint64_t sched_flags;
+	int32_t sched_nice;
+	uint32_t sched_priority;
+	uint64_t sched_runtime;
+	uint64_t sched_deadline;
+	uint64_t sched_period;
+};
+
+_Thread_local bool crew__tls_sliced;
+
+static int
+sched_attr_get(struct crew__sched_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	return (int)syscall(SYS_sched_getattr, 0, a,
+	    (unsigned)sizeof(*a), 0u);
+}
+
+/*
+ * The calling thread asks for a slice of ns (0: the kernel's default),
+ * keeping its policy, nice value and reset-on-fork flag; only the fair
+ * policies (SCHED_OTHER, SCHED_BATCH, SCHED_IDLE) have a slice.  Since
+ * Linux 6.12 the fair scheduler takes sched_runtime as the slice wanted
+ * (clamped to 0.1-100 ms) and sched_getattr reports the slice in effect;
+ * earlier kernels take the call and ignore it.
+ */
+bool
+crew__slice_set(uint64_t ns)
+{
+	struct crew__sched_attr a;
+
+	if (sched_attr_get(&a) != 0 || (a.sched_policy != SCHED_OTHER &&
+	    a.sched_policy != SCHED_BATCH && a.sched_policy != SCHED_IDLE))
+		return false;
+	a.size = (uint32_t)sizeof(a);
+	a.sched_flags &= 0x01; /* SCHED_FLAG_RESET_ON_FORK */
+	a.sched_priority = 0;
+	a.sched_runtime = ns;
+	a.sched_deadline = a.sched_period = 0;
+	if (syscall(SYS_sched_setattr, 0, &a, 0u) != 0)
+		return false;
+	crew__tls_sliced = ns != 0;
+	return ns == 0 || (sched_attr_get(&a) == 0 && a.sched_runtime == ns);
 }
 
 #ifdef CREW_CHAOS

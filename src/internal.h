@@ -225,6 +225,9 @@ struct crew__worker {
 	unsigned nvictims_of;       /* O: the nworkers they were built for */
 	bool listed;                /* O: our bit in pool->work_map is set */
 	bool mem_bound;             /* I: block bound to the worker's node */
+	/* I: created by a thread that changed its time slice, which the
+	 * worker inherited (crew__tls_sliced) */
+	bool slice_inherited;
 	size_t block_size;          /* I: bytes of the block (struct + array) */
 	pthread_t thread;           /* L: valid once started */
 	bool spread_off;            /* O: spread_from does not apply */
@@ -275,6 +278,13 @@ struct crew_pool {
 	 * CREW_SPREAD picks off, on or automatic (the default). */
 	int spread;                     /* I: CREW__SPREAD_* */
 	uint64_t spin_ns;               /* I: cfg.spin_us in ns */
+	/* I: the slice each worker asks for at start (cfg.slice_us with
+	 * CREW_SLICE_US_AUTO resolved), in ns; 0: none */
+	uint64_t slice_ns;
+	/* I: slice_ns is 0 on automatic: a worker that inherited another
+	 * pool's slice goes back to the kernel's default (slice_self) */
+	bool slice_reset;
+	_Atomic uint64_t slice_workers; /* S: statistic (worker_main) */
 	size_t stack_size;              /* I */
 	char name_prefix[16];           /* I */
 	crew_config cfg;                /* I */
@@ -314,6 +324,17 @@ const char *crew__pin_name(enum crew_pin mode);
 /* Parses CREW_SPIN_US (decimal, at most CREW_SPIN_US_MAX); false: not
  * that (*out untouched). */
 bool crew__spin_parse(const char *s, unsigned *out);
+/* Parses CREW_SLICE_US: auto, keep, or decimal microseconds in
+ * CREW_SLICE_US_MIN..CREW_SLICE_US_MAX; false: none of those (*out
+ * untouched). */
+bool crew__slice_parse(const char *s, unsigned *out);
+/* The calling thread asks the kernel for a time slice of ns, 0: its
+ * default (cpu.c); true if the kernel reports that slice now, or took a
+ * request for the default. */
+bool crew__slice_set(uint64_t ns);
+/* Whether the calling thread changed its slice (crew__slice_set), which
+ * threads it creates inherit. */
+extern _Thread_local bool crew__tls_sliced;
 /* Where crew__help_one may look (crew__wg_help picks): everywhere, only
  * the worker's LIFO stack, or its LIFO stack and ring. */
 enum { CREW__HELP_ALL, CREW__HELP_LIFO, CREW__HELP_OWN };

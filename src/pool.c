@@ -128,6 +128,8 @@ spawn_locked(struct crew_pool *p)
 	w->victims = (uint16_t *)(void *)(w + 1);
 	w->mem_bound = mem_bound;
 	w->block_size = size;
+	/* We create the thread, so it inherits our slice. */
+	w->slice_inherited = crew__tls_sliced;
 	/* relaxed: pthread_create orders it before the worker's own
 	 * update and its tasks; a failed start clears it below */
 	atomic_store_explicit(&p->pin_state[idx],
@@ -1076,6 +1078,26 @@ pin_self(struct crew_pool *p, struct crew__worker *w)
 }
 
 /*
+ * Asks for the pool's time slice, before the first task (and before the
+ * start hook, which may change it again).  A pool on automatic that asks
+ * for none gives a worker that inherited its creator's slice (a worker of
+ * a pool that asked for one, spawning ours from a task or a notification)
+ * the kernel's default back; CREW_SLICE_US_KEEP keeps it.
+ */
+static void
+slice_self(struct crew_pool *p, struct crew__worker *w)
+{
+	if (p->slice_ns != 0) {
+		if (crew__slice_set(p->slice_ns))
+			/* relaxed: statistic */
+			atomic_fetch_add_explicit(&p->slice_workers, 1,
+			    memory_order_relaxed);
+	} else if (p->slice_reset && w->slice_inherited) {
+		(void)crew__slice_set(0);
+	}
+}
+
+/*
  * Whether every queue of the pool looks empty: the global queue and each
  * published worker's ring, overflow queue and LIFO stack.  Probes only;
  * callers get the visibility they need from an acquire on the sync word
@@ -1126,6 +1148,7 @@ worker_main(void *arg)
 	/* Before the start hook, whose helping waits count as deep too. */
 	w->stack_half = crew__stack_half(&w->stack_low);
 	pin_self(p, w);
+	slice_self(p, w);
 	name_thread(p, w->index);
 	if (p->cfg.on_thread_start) {
 		crew__tls_hook_pool = p;
@@ -1373,6 +1396,10 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	}
 	if ((unsigned)cfg->pin > CREW_PIN_NUMA ||
 	    cfg->spin_us > CREW_SPIN_US_MAX ||
+	    (cfg->slice_us != CREW_SLICE_US_AUTO &&
+	    cfg->slice_us != CREW_SLICE_US_KEEP &&
+	    (cfg->slice_us < CREW_SLICE_US_MIN ||
+	    cfg->slice_us > CREW_SLICE_US_MAX)) ||
 	    (cfg->stack_size != 0 &&
 	    cfg->stack_size < (size_t)PTHREAD_STACK_MIN))
 		return CREW_EINVAL;
@@ -1418,6 +1445,14 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	atomic_init(&p->waker_cpu, -1);
 	atomic_init(&p->spinning, 0);
 	p->spin_ns = (uint64_t)cfg->spin_us * 1000u;
+	/* Automatic: a long slice when workers may share CPUs. */
+	if (cfg->slice_us == CREW_SLICE_US_AUTO) {
+		p->slice_ns = max > ncpu ?
+		    (uint64_t)CREW_SLICE_US_OVERSUB * 1000u : 0;
+		p->slice_reset = p->slice_ns == 0;
+	} else if (cfg->slice_us != CREW_SLICE_US_KEEP)
+		p->slice_ns = (uint64_t)cfg->slice_us * 1000u;
+	atomic_init(&p->slice_workers, 0);
 	p->stack_size = cfg->stack_size;
 	p->cfg = *cfg;
 	snprintf(p->name_prefix, sizeof(p->name_prefix), "%s",
@@ -1540,6 +1575,10 @@ crew_pool_stats(crew_pool *p, crew_stats *out)
 	    memory_order_relaxed);
 	/* relaxed: statistic */
 	out->pin_failures = atomic_load_explicit(&p->pin_failures,
+	    memory_order_relaxed);
+	out->slice_us = (unsigned)(p->slice_ns / 1000u);
+	/* relaxed: statistic */
+	out->slice_workers = atomic_load_explicit(&p->slice_workers,
 	    memory_order_relaxed);
 	/* relaxed: statistic */
 	out->relay_stacks = atomic_load_explicit(&p->relay_stacks,
