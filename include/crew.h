@@ -265,26 +265,31 @@ typedef struct crew_config {
 	/*
 	 * The time slice, in microseconds, each worker asks the kernel's
 	 * fair scheduler for as it starts (before on_thread_start), keeping
-	 * its policy and nice value.  Linux 6.12 and later take it
-	 * (sched_setattr's sched_runtime); earlier kernels, and the real-time
-	 * policies, ignore it.  A longer slice than the kernel's default
-	 * (0.75 ms times 1 + log2 of the CPUs, at most 8 of them) means
-	 * workers that share a CPU preempt each other less often, losing
-	 * less to context switches and cold caches; a woken worker then also
-	 * preempts the thread running on its CPU less eagerly.
+	 * its policy, nice value and reset-on-fork flag.  Linux 6.12 and
+	 * later take it (sched_setattr's sched_runtime); earlier kernels
+	 * ignore it, and workers under a policy other than SCHED_OTHER and
+	 * SCHED_BATCH do not ask.  A longer slice than the kernel's default
+	 * (0.7 ms, 0.75 before Linux 6.15, times 1 + log2 of the CPUs rounded
+	 * down, counting at most 8) means workers that share a CPU preempt
+	 * each other less often, losing less to context switches and cold
+	 * caches; a woken worker then also preempts the thread running on
+	 * its CPU less eagerly.
 	 *
 	 * CREW_SLICE_US_AUTO (0, what crew_config_init() sets) asks for
 	 * CREW_SLICE_US_OVERSUB when max_threads is above the CPUs the
-	 * creating thread may use (affinity mask and cgroup quota), where
-	 * workers take turns on CPUs, and for nothing otherwise (but a
-	 * worker that inherited a slice from the worker of another pool that
-	 * created it goes back to the kernel's default).  CREW_SLICE_US_KEEP
-	 * never asks: workers keep the slice of the thread that created
-	 * them.  CREW_SLICE_US_MIN..CREW_SLICE_US_MAX asks for that on every
+	 * creating thread may use (affinity mask and cgroup v2 cpu.max
+	 * quotas), where workers take turns on CPUs, and for nothing
+	 * otherwise; there a worker that inherited a slice crew asked for
+	 * (its creating thread a worker of another pool, spawning it from a
+	 * task) goes back to the kernel's default, while a slice the creating
+	 * thread set for itself is kept.  CREW_SLICE_US_KEEP never asks:
+	 * each worker keeps the slice of the thread that happened to create
+	 * it.  CREW_SLICE_US_MIN..CREW_SLICE_US_MAX asks for that on every
 	 * worker.  The environment variable CREW_SLICE_US (auto, keep or
-	 * decimal microseconds) sets it in crew_config_init().  Threads a
-	 * task creates inherit its worker's slice.  crew_pool_create()
-	 * refuses other values (CREW_EINVAL).
+	 * decimal microseconds) sets it in crew_config_init().  Threads and
+	 * processes a task creates inherit its worker's slice (across exec
+	 * too) unless reset-on-fork is set.  crew_pool_create() refuses other
+	 * values (CREW_EINVAL).
 	 */
 	unsigned slice_us;
 	/* Reserved for later options; crew_config_init() zeroes it.  With

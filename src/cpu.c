@@ -114,6 +114,7 @@ struct crew__sched_attr {
 
 _Thread_local bool crew__tls_sliced;
 
+#ifdef SYS_sched_setattr
 static int
 sched_attr_get(struct crew__sched_attr *a)
 {
@@ -124,11 +125,14 @@ sched_attr_get(struct crew__sched_attr *a)
 
 /*
  * The calling thread asks for a slice of ns (0: the kernel's default),
- * keeping its policy, nice value and reset-on-fork flag; only the fair
- * policies (SCHED_OTHER, SCHED_BATCH, SCHED_IDLE) have a slice.  Since
- * Linux 6.12 the fair scheduler takes sched_runtime as the slice wanted
- * (clamped to 0.1-100 ms) and sched_getattr reports the slice in effect;
- * earlier kernels take the call and ignore it.
+ * keeping its policy, nice value and reset-on-fork flag; only
+ * SCHED_OTHER and SCHED_BATCH threads ask (Linux 6.18 takes the call for
+ * SCHED_IDLE but changes nothing).  Since Linux 6.12 the fair scheduler
+ * takes sched_runtime as the slice wanted (clamped to 0.1-100 ms) and
+ * sched_getattr reports the slice in effect; earlier kernels take the
+ * call, ignore it and report 0.  The read and the write are two calls: a
+ * renice of the thread between them (by another process, on a thread id
+ * it has just seen appear) is undone.
  */
 bool
 crew__slice_set(uint64_t ns)
@@ -136,7 +140,7 @@ crew__slice_set(uint64_t ns)
 	struct crew__sched_attr a;
 
 	if (sched_attr_get(&a) != 0 || (a.sched_policy != SCHED_OTHER &&
-	    a.sched_policy != SCHED_BATCH && a.sched_policy != SCHED_IDLE))
+	    a.sched_policy != SCHED_BATCH))
 		return false;
 	a.size = (uint32_t)sizeof(a);
 	a.sched_flags &= 0x01; /* SCHED_FLAG_RESET_ON_FORK */
@@ -145,9 +149,22 @@ crew__slice_set(uint64_t ns)
 	a.sched_deadline = a.sched_period = 0;
 	if (syscall(SYS_sched_setattr, 0, &a, 0u) != 0)
 		return false;
-	crew__tls_sliced = ns != 0;
-	return ns == 0 || (sched_attr_get(&a) == 0 && a.sched_runtime == ns);
+	if (ns == 0) {
+		crew__tls_sliced = false;
+		return true;
+	}
+	crew__tls_sliced = sched_attr_get(&a) == 0 && a.sched_runtime == ns;
+	return crew__tls_sliced;
 }
+#else
+/* Kernel headers before Linux 3.14: no sched_setattr to ask with. */
+bool
+crew__slice_set(uint64_t ns)
+{
+	(void)ns;
+	return false;
+}
+#endif
 
 #ifdef CREW_CHAOS
 #include <time.h>

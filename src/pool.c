@@ -1080,9 +1080,11 @@ pin_self(struct crew_pool *p, struct crew__worker *w)
 /*
  * Asks for the pool's time slice, before the first task (and before the
  * start hook, which may change it again).  A pool on automatic that asks
- * for none gives a worker that inherited its creator's slice (a worker of
- * a pool that asked for one, spawning ours from a task or a notification)
- * the kernel's default back; CREW_SLICE_US_KEEP keeps it.
+ * for none gives a worker that inherited a slice crew asked for (from a
+ * worker that asked for one, or that inherited one and kept it, spawning
+ * ours from a task or a notification) the kernel's default back;
+ * CREW_SLICE_US_KEEP keeps it, and passes the mark on to the workers this
+ * one spawns.  A slice the creating thread had of its own is kept.
  */
 static void
 slice_self(struct crew_pool *p, struct crew__worker *w)
@@ -1094,6 +1096,8 @@ slice_self(struct crew_pool *p, struct crew__worker *w)
 			    memory_order_relaxed);
 	} else if (p->slice_reset && w->slice_inherited) {
 		(void)crew__slice_set(0);
+	} else {
+		crew__tls_sliced = w->slice_inherited;
 	}
 }
 

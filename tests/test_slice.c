@@ -11,6 +11,10 @@
  * earlier kernels ignore the request and report 0.  The tests probe which
  * on a scratch thread and assert the matching outcome: the slice where it
  * is supported, an unchanged thread and slice_workers == 0 where not.
+ * Each test first makes the test thread SCHED_OTHER (it may have started
+ * under chrt), and skips only where that, or sched_getattr itself, is
+ * refused (a sandbox that filters the calls): nothing can be observed
+ * there.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -55,29 +59,61 @@ attr_now(void)
 	return a;
 }
 
-static void *
-probe_fn(void *arg)
+/* The calling thread asks for a slice of ns, keeping the rest. */
+static bool
+set_slice(uint64_t ns)
 {
 	struct sattr a = attr_now();
 
 	a.size = (uint32_t)sizeof(a);
 	a.flags = 0;
-	a.runtime = 3000000;
-	*(bool *)arg = syscall(SYS_sched_setattr, 0, &a, 0u) == 0 &&
-	    attr_now().runtime == 3000000;
+	a.runtime = ns;
+	return syscall(SYS_sched_setattr, 0, &a, 0u) == 0;
+}
+
+/* The test thread, and so the threads it creates, on SCHED_OTHER. */
+static void
+fair_test_thread(void)
+{
+	struct sattr a;
+	struct sched_param sp = { 0 };
+
+	memset(&a, 0, sizeof(a));
+	if (syscall(SYS_sched_getattr, 0, &a, (unsigned)sizeof(a), 0u) != 0)
+		cr_skip_test("sched_getattr refused (%s): nothing to observe",
+		    strerror(errno));
+	if (a.policy != SCHED_OTHER &&
+	    pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp) != 0)
+		cr_skip_test("cannot leave scheduling policy %u", a.policy);
+}
+
+struct probe {
+	bool has;
+	uint64_t dflt;
+};
+
+static void *
+probe_fn(void *arg)
+{
+	struct probe *pr = arg;
+
+	pr->has = set_slice(3000000) && attr_now().runtime == 3000000;
+	cr_assert(set_slice(0));
+	pr->dflt = attr_now().runtime;
 	return NULL;
 }
 
-/* Whether this kernel takes and reports a fair thread's slice. */
-static bool
-kernel_has_slices(void)
+/* Whether this kernel takes and reports a fair thread's slice, and the
+ * slice it gives a thread that asks for none (0 where it has none). */
+static struct probe
+kernel_slices(void)
 {
 	pthread_t th;
-	bool yes = false;
+	struct probe pr = { false, 0 };
 
-	cr_assert_eq(pthread_create(&th, NULL, probe_fn, &yes), 0);
+	cr_assert_eq(pthread_create(&th, NULL, probe_fn, &pr), 0);
 	cr_assert_eq(pthread_join(th, NULL), 0);
-	return yes;
+	return pr;
 }
 
 /* What each worker ran with as its start hook ran. */
@@ -207,29 +243,39 @@ Test(slice, config_default_env_and_limits)
 }
 
 /* An explicit slice: every worker runs with it, policy and nice kept (the
- * workers inherit SCHED_BATCH and nice 3 from the creating thread). */
+ * workers inherit SCHED_BATCH and a raised nice from the creating
+ * thread). */
 Test(slice, explicit_slice_on_every_worker_keeps_policy_and_nice)
 {
-	bool has = kernel_has_slices();
 	struct sched_param sp = { 0 };
 	struct sattr before;
+	struct probe pr;
 	crew_stats st;
 	crew_pool *p;
+	int nice;
 
+	fair_test_thread();
+	pr = kernel_slices();
+	/* raising nice is always allowed */
+	nice = attr_now().nice + 1;
+	if (nice < 3)
+		nice = 3;
+	if (nice > 19)
+		nice = 19;
 	cr_assert_eq(pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp),
 	    0);
-	cr_assert_eq(setpriority(PRIO_PROCESS, (id_t)gettid(), 3), 0);
+	cr_assert_eq(setpriority(PRIO_PROCESS, (id_t)gettid(), nice), 0);
 	before = attr_now();
 	cr_assert_eq(before.policy, SCHED_BATCH);
-	cr_assert_eq(before.nice, 3);
+	cr_assert_eq(before.nice, nice);
 	p = pool_started(3, 7000);
 	crew_pool_stats(p, &st);
 	cr_assert_eq(st.slice_us, 7000);
-	cr_assert_eq(st.slice_workers, has ? 3 : 0);
+	cr_assert_eq(st.slice_workers, pr.has ? 3 : 0);
 	for (unsigned i = 0; i < 3; i++) {
 		cr_assert_eq(seen[i].policy, SCHED_BATCH, "worker %u", i);
-		cr_assert_eq(seen[i].nice, 3, "worker %u", i);
-		cr_assert_eq(seen[i].runtime, has ? 7000000 : before.runtime,
+		cr_assert_eq(seen[i].nice, nice, "worker %u", i);
+		cr_assert_eq(seen[i].runtime, pr.has ? 7000000 : before.runtime,
 		    "worker %u runs with a %llu ns slice", i,
 		    (unsigned long long)seen[i].runtime);
 	}
@@ -240,14 +286,17 @@ Test(slice, explicit_slice_on_every_worker_keeps_policy_and_nice)
  * them at most: the test narrows its affinity, which the pools count). */
 Test(slice, automatic_slice_only_when_oversubscribed)
 {
-	bool has = kernel_has_slices();
+	bool has;
 	unsigned ncpu, over;
-	uint64_t mine = attr_now().runtime;
+	uint64_t mine;
 	cpu_set_t set, two;
 	crew_stats st;
 	crew_pool *p;
 	int kept = 0;
 
+	fair_test_thread();
+	has = kernel_slices().has;
+	mine = attr_now().runtime;
 	cr_assert_eq(sched_getaffinity(0, sizeof(set), &set), 0);
 	CPU_ZERO(&two);
 	for (int c = 0; c < CPU_SETSIZE && kept < 2; c++)
@@ -280,69 +329,114 @@ Test(slice, automatic_slice_only_when_oversubscribed)
 	pool_done(p);
 }
 
-/* A task of pool A (slice 20 ms) submits to a fresh pool B, whose first
- * worker the A worker's thread creates and so inherits 20 ms from.  B on
- * automatic (not oversubscribed) goes back to the kernel's default; B on
- * keep keeps what it inherited. */
-static crew_pool *pool_b;
-static struct sattr b_seen;
-static _Atomic int b_ran;
+/*
+ * A chain of fresh pools of one worker each: a task of pool k records what
+ * its worker runs with and submits the next one to pool k + 1, whose
+ * worker the thread of pool k's worker creates, and so inherits its slice
+ * from.  A pool on automatic that is not oversubscribed gives a slice crew
+ * asked for back to the kernel (a long slice is for workers that take
+ * turns on CPUs), however many pools on keep passed it on; keep keeps it.
+ */
+#define CHAIN 3
+static crew_pool *chain[CHAIN];
+static struct sattr chain_seen[CHAIN];
+static crew_task chain_task[CHAIN];
+static _Atomic int chain_rc[CHAIN];
+static _Atomic int chain_ran[CHAIN];
 
 static void
-b_fn(crew_task *t)
+chain_fn(crew_task *t)
 {
-	(void)t;
-	b_seen = attr_now();
-	atomic_store(&b_ran, 1);
+	int k = (int)(t - chain_task);
+
+	chain_seen[k] = attr_now();
+	atomic_store(&chain_ran[k], 1);
+	if (k + 1 < CHAIN && chain[k + 1] != NULL) {
+		chain_task[k + 1] = (crew_task)CREW_TASK_INIT(chain_fn);
+		atomic_store(&chain_rc[k + 1],
+		    crew_submit(chain[k + 1], &chain_task[k + 1]));
+	}
 }
 
-static crew_task b_task;
-static _Atomic int b_submit_rc;
-
+/* Runs the chain with these slice_us (n pools); fills chain_seen. */
 static void
-a_fn(crew_task *t)
-{
-	(void)t;
-	b_task = (crew_task)CREW_TASK_INIT(b_fn);
-	atomic_store(&b_submit_rc, crew_submit(pool_b, &b_task));
-}
-
-static void
-inherit_case(unsigned b_slice, bool has, uint64_t want)
+run_chain(const unsigned *slice_us, int n)
 {
 	crew_config cfg;
-	crew_pool *a = NULL;
-	crew_task t = CREW_TASK_INIT(a_fn);
 
+	cr_assert(n <= CHAIN);
 	cr_assert_eq(crew_config_init(&cfg), 0);
 	cfg.max_threads = 1;
-	cfg.slice_us = 20000;
-	cr_assert_eq(crew_pool_create(&a, &cfg), 0);
-	cfg.slice_us = b_slice;
-	pool_b = NULL;
-	cr_assert_eq(crew_pool_create(&pool_b, &cfg), 0);
-	atomic_store(&b_ran, 0);
-	atomic_store(&b_submit_rc, -1);
+	memset(chain, 0, sizeof(chain));
+	memset(chain_seen, 0, sizeof(chain_seen));
+	for (int k = 0; k < n; k++) {
+		cfg.slice_us = slice_us[k];
+		cr_assert_eq(crew_pool_create(&chain[k], &cfg), 0);
+		atomic_store(&chain_ran[k], 0);
+		atomic_store(&chain_rc[k], -1);
+	}
 	t_watchdog(55);
-	cr_assert_eq(crew_submit(a, &t), 0);
-	cr_assert_eq(crew_pool_shutdown(a), 0);
-	cr_assert_eq(crew_pool_shutdown(pool_b), 0);
+	chain_task[0] = (crew_task)CREW_TASK_INIT(chain_fn);
+	cr_assert_eq(crew_submit(chain[0], &chain_task[0]), 0);
+	for (int k = 0; k < n; k++)
+		cr_assert_eq(crew_pool_shutdown(chain[k]), 0);
 	t_watchdog_off();
-	cr_assert_eq(atomic_load(&b_submit_rc), 0);
-	cr_assert_eq(atomic_load(&b_ran), 1);
-	cr_assert_eq(b_seen.runtime, has ? want : 0,
-	    "B (slice_us %u) runs with %llu ns", b_slice,
-	    (unsigned long long)b_seen.runtime);
-	cr_assert_eq(crew_pool_destroy(a), 0);
-	cr_assert_eq(crew_pool_destroy(pool_b), 0);
+	for (int k = 0; k < n; k++) {
+		cr_assert_eq(atomic_load(&chain_ran[k]), 1, "pool %d", k);
+		if (k > 0)
+			cr_assert_eq(atomic_load(&chain_rc[k]), 0, "pool %d",
+			    k);
+		cr_assert_eq(crew_pool_destroy(chain[k]), 0);
+	}
+}
+
+static void
+expect_chain(const unsigned *slice_us, int n, const uint64_t *want)
+{
+	run_chain(slice_us, n);
+	for (int k = 0; k < n; k++)
+		cr_assert_eq(chain_seen[k].runtime, want[k],
+		    "pool %d of %d (slice_us %u) runs with %llu ns, want %llu",
+		    k, n, slice_us[k],
+		    (unsigned long long)chain_seen[k].runtime,
+		    (unsigned long long)want[k]);
 }
 
 Test(slice, worker_spawned_by_a_sliced_worker)
 {
-	bool has = kernel_has_slices();
-	uint64_t mine = attr_now().runtime;
+	struct probe pr;
+	uint64_t d;
 
-	inherit_case(CREW_SLICE_US_AUTO, has, mine);
-	inherit_case(CREW_SLICE_US_KEEP, has, 20000000);
-	inherit_case(500, has, 500000);
+	fair_test_thread();
+	pr = kernel_slices();
+	if (!pr.has) {
+		/* every slice reads 0: the chains still run */
+		const uint64_t zero[CHAIN] = { 0, 0, 0 };
+
+		expect_chain((const unsigned[]){ 20000, CREW_SLICE_US_AUTO },
+		    2, zero);
+		expect_chain((const unsigned[]){ 20000, CREW_SLICE_US_KEEP,
+		    CREW_SLICE_US_AUTO }, 3, zero);
+		return;
+	}
+	d = pr.dflt;
+	cr_assert(set_slice(0));
+	cr_assert_eq(attr_now().runtime, d);
+	expect_chain((const unsigned[]){ 20000, CREW_SLICE_US_AUTO }, 2,
+	    (const uint64_t[]){ 20000000, d });
+	expect_chain((const unsigned[]){ 20000, CREW_SLICE_US_KEEP }, 2,
+	    (const uint64_t[]){ 20000000, 20000000 });
+	expect_chain((const unsigned[]){ 20000, 500 }, 2,
+	    (const uint64_t[]){ 20000000, 500000 });
+	/* through a pool on keep, whose worker did not ask itself */
+	expect_chain((const unsigned[]){ 20000, CREW_SLICE_US_KEEP,
+	    CREW_SLICE_US_AUTO }, 3, (const uint64_t[]){ 20000000, 20000000,
+	    d });
+	/* A slice of the creating thread's own is not crew's to reset: the
+	 * test thread creates the first worker of each pool here. */
+	cr_assert(set_slice(5000000));
+	expect_chain((const unsigned[]){ CREW_SLICE_US_AUTO,
+	    CREW_SLICE_US_AUTO }, 2, (const uint64_t[]){ 5000000, 5000000 });
+	expect_chain((const unsigned[]){ CREW_SLICE_US_KEEP,
+	    CREW_SLICE_US_AUTO }, 2, (const uint64_t[]){ 5000000, 5000000 });
 }
