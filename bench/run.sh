@@ -185,6 +185,9 @@ fi
 	    "contended_pct=$CONTENDED_PCT retry=$RETRY pad_ms=$PAD_MS" \
 	    "omp_wait_policy=${OMP_WAIT_POLICY:-default}" \
 	    "gomp_spincount=${GOMP_SPINCOUNT:-default}" \
+	    "crew_spin_us=${CREW_SPIN_US:-default}" \
+	    "crew_slice_us=${CREW_SLICE_US:-default}" \
+	    "crew_spread=${CREW_SPREAD:-default}" \
 	    "runtimes=$(echo $runtimes | tr ' ' ',')" \
 	    "workloads=$(echo $workloads | tr ' ' ',')"
 	echo "cpu: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)"
