@@ -63,9 +63,12 @@ $(LIBNAME): $(SRCS:src/%.c=$(B)/obj/%.o)
 	ln -sf libcrew.so.$(VERSION) $(B)/$(SONAME)
 	ln -sf $(SONAME) $(B)/libcrew.so
 
+# crew.pc with the PREFIX, LIBDIR and INCLUDEDIR of this make run: `make
+# install` writes its own copy, so that a PREFIX given only there counts.
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|'
 $(B)/crew.pc: crew.pc.in Makefile | $(B)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+	$(PC_SED) $< > $@
 
 # build/crew-topo: the topology, pin plan and victim orders crew uses
 # (tools/crew-topo runs it).  Statically linked: it calls internal crew__
@@ -76,6 +79,21 @@ $(B)/crew-topo: tools/crew-topo.c $(B)/libcrew.a
 $(B) $(B)/obj:
 	mkdir -p $@
 
+help:
+	@echo "make                 libraries (build/libcrew.a, build/libcrew.so.*, build/crew.pc) and build/crew-topo"
+	@echo "make lib | tools     only the libraries | only build/crew-topo"
+	@echo "make install         PREFIX=/usr/local (LIBDIR, INCLUDEDIR, PKGCONFIGDIR, DESTDIR); then ldconfig"
+	@echo "make uninstall       the same variables"
+	@echo "make check           everything CI runs (.ci/run)"
+	@echo "make test            the Criterion suite in the dbg, cap4, cap8 and wrap builds"
+	@echo "make test-asan | test-tsan | test-chaos | test-valgrind | test-fault"
+	@echo "make stress          the short stress suite; make stress-long: hours at 10^7 tasks"
+	@echo "make check-models    the spin models; make fuzz FUZZ_TIME=60: the libFuzzer harnesses"
+	@echo "make check-exports | check-header | check-atomics | check-tools"
+	@echo "make bench           the benchmark suite against the peers (QUICK=1, BENCH=, RUNTIMES=, THREADS=, ROUNDS=)"
+	@echo "make deps            install every package (tools/install-deps.sh, as root)"
+	@echo "make clean           remove build/"
+
 install: lib
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 644 include/crew.h $(DESTDIR)$(INCLUDEDIR)/crew.h
@@ -83,7 +101,9 @@ install: lib
 	install -m 755 $(LIBNAME) $(DESTDIR)$(LIBDIR)/libcrew.so.$(VERSION)
 	ln -sf libcrew.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libcrew.so
-	install -m 644 $(B)/crew.pc $(DESTDIR)$(PKGCONFIGDIR)/crew.pc
+	$(PC_SED) crew.pc.in > $(B)/crew.pc.install
+	install -m 644 $(B)/crew.pc.install $(DESTDIR)$(PKGCONFIGDIR)/crew.pc
+	rm -f $(B)/crew.pc.install
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/crew.h $(DESTDIR)$(LIBDIR)/libcrew.a \

@@ -2,7 +2,8 @@
 /*
  * crew: a work-stealing thread pool in C11.
  *
- * One header; everything in it is the public, stable API.  ABI rule: the same
+ * One header; everything in it is the public, stable API, except the names
+ * that start with CREW__ or crew__ (internal helpers).  ABI rule: the same
  * CREW_VERSION_MAJOR means ABI compatible; the soname is libcrew.so.MAJOR.
  * Before 1.0 (MAJOR 0) each MINOR may change the ABI (0.2: crew_stats grew,
  * crew_config.spin_us; 0.3: crew_stats.relay_threads became relay_stacks;
@@ -255,7 +256,7 @@ typedef struct crew_config {
 	 * 0..CREW_SPIN_US_MAX) when that is set.  Off by default because it
 	 * is a trade (README, Configuration): on 16 cores 50 us made a
 	 * memory-bound parallel loop 7-9% faster and one outside thread
-	 * submitting single tasks 2.8 times slower (eager pollers take the
+	 * submitting single tasks 2.5-2.8 times slower (eager pollers take the
 	 * tasks one at a time instead of a woken worker taking many); on 2
 	 * CPUs the wake-up latency after idle rose from 18.8 to 20.9 us.
 	 * crew_pool_create() refuses a value above CREW_SPIN_US_MAX
@@ -356,7 +357,7 @@ CREW_API int crew_submit(crew_pool *pool, crew_task *task);
  */
 CREW_API int crew_pool_shutdown(crew_pool *pool);
 /* Shuts down (if not yet done) and frees.  CREW_EDEADLK from a worker or
- * a thread hook of this pool. */
+ * a thread hook of this pool; CREW_EINVAL for NULL. */
 CREW_API int crew_pool_destroy(crew_pool *pool);
 
 /*
@@ -392,6 +393,7 @@ CREW_API int crew_wg_init(crew_wg *wg);
 CREW_API int crew_wg_add(crew_wg *wg, size_t n);
 /* CREW_EINVAL for NULL or when the count is already zero. */
 CREW_API int crew_wg_done(crew_wg *wg);
+/* 0 once the count is zero; CREW_EINVAL for NULL. */
 CREW_API int crew_wg_wait(crew_wg *wg);
 
 /*
@@ -420,8 +422,10 @@ CREW_API int crew_each(crew_pool *pool, void *items, size_t count,
 
 /*
  * The process-wide pool, created on first use (safe under racing first
- * calls) with max_threads from the environment variable CREW_THREADS and
- * pin from CREW_PIN.
+ * calls) from crew_config_init()'s defaults, so CREW_PIN, CREW_SPIN_US and
+ * CREW_SLICE_US apply, with max_threads from the environment variable
+ * CREW_THREADS (decimal; unset or invalid: the CPUs) and workers named
+ * crew-g<index>.
  * NULL if it cannot be created.  A NULL pool argument to crew_submit,
  * crew_schedule, crew_for and crew_each means this pool.
  * crew_global_shutdown() destroys it (a later crew_global() makes a new
