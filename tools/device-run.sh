@@ -16,9 +16,10 @@
 #   5. fib oversubscribed: 4 and 8 x NCPU threads against NCPU
 #   6. stress (bulk, burst, handoff, overflow, chaos bulk) on NCPU workers
 #   ab (only when named): crew alone at NCPU threads, interleaved, one
-#      process per CREW_SPIN_US value in SPIN_AB (default "0 50"): fib,
-#      qsort, the loops, fib_oversub, submit_batch, submit_task, wake;
-#      OUTDIR/ab.txt
+#      process per value in AB_VALUES of the environment variable AB_VAR
+#      (default CREW_SPIN_US with SPIN_AB, else "0 50"; for example
+#      AB_VAR=CREW_SLICE_US AB_VALUES="keep auto"): fib, qsort, the loops,
+#      fib_oversub, submit_batch, submit_task, wake; OUTDIR/ab.txt
 #   diag (only when named): crew's counters and user/sys time for fib at
 #      NCPU and 8 x NCPU workers, per level of fib_oversub (with every
 #      timed run), and submit_batch's build and run times at NCPU
@@ -94,15 +95,17 @@ diag() {	# scheduler counters behind the oversubscription figures
 		BENCH_STATS=1 "$D/bin/submit" submit_batch "$N" 2>&1
 	done
 }
-ab() {	# crew alone, one process per CREW_SPIN_US value in SPIN_AB, interleaved
+AB_VAR=${AB_VAR:-CREW_SPIN_US}
+AB_VALUES=${AB_VALUES:-${SPIN_AB:-0 50}}
+ab() {	# crew alone, one process per value of AB_VAR, interleaved
 	for r in $(seq "$ROUNDS"); do
 		for w in par:fib par:qsort par:pfor_mem par:pfor_uneven \
 		    par:fib_oversub sub:submit_batch sub:submit_task sub:wake; do
-			for v in ${SPIN_AB:-0 50}; do
+			for v in $AB_VALUES; do
 				case $w in par:*) p=par_crew ;; *) p=submit ;; esac
-				CREW_SPIN_US=$v timeout 120 "$D/bin/$p" "${w#*:}" \
-				    "$N" 2>/dev/null | grep '^runtime' |
-				    sed "s/^/round=$r spin=$v /"
+				env "$AB_VAR=$v" timeout 120 "$D/bin/$p" \
+				    "${w#*:}" "$N" 2>/dev/null | grep '^runtime' |
+				    sed "s/^/round=$r $AB_VAR=$v /"
 			done
 		done
 	done | tee "$OUTD/ab.txt"
@@ -132,7 +135,7 @@ stress() {
 		others) step "submit/wake/idle/queue $N" others ;;
 		oversub) step oversubscription oversub ;;
 		diag) step "scheduler counters" diag ;;
-		ab) step "spin A/B (CREW_SPIN_US: ${SPIN_AB:-0 50})" ab ;;
+		ab) step "A/B ($AB_VAR: $AB_VALUES)" ab ;;
 		stress) step stress stress ;;
 		*) echo "=== $st: unknown step" ;;
 		esac
