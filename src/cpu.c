@@ -99,6 +99,9 @@ crew__default_threads(void)
 	return n > CREW_MAX_THREADS ? CREW_MAX_THREADS : n;
 }
 
+_Thread_local bool crew__tls_sliced;
+
+#ifdef SYS_sched_setattr
 /* struct sched_attr as of SCHED_ATTR_SIZE_VER0 (linux/sched/types.h);
  * glibc has no wrapper for sched_getattr/sched_setattr. */
 struct crew__sched_attr {
@@ -112,9 +115,6 @@ struct crew__sched_attr {
 	uint64_t sched_period;
 };
 
-_Thread_local bool crew__tls_sliced;
-
-#ifdef SYS_sched_setattr
 static int
 sched_attr_get(struct crew__sched_attr *a)
 {

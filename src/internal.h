@@ -281,9 +281,6 @@ struct crew_pool {
 	/* I: the slice each worker asks for at start (cfg.slice_us with
 	 * CREW_SLICE_US_AUTO resolved), in ns; 0: none */
 	uint64_t slice_ns;
-	/* I: slice_ns is 0 on automatic: a worker that inherited another
-	 * pool's slice goes back to the kernel's default (slice_self) */
-	bool slice_reset;
 	_Atomic uint64_t slice_workers; /* S: statistic (worker_main) */
 	size_t stack_size;              /* I */
 	char name_prefix[16];           /* I */

@@ -1094,7 +1094,8 @@ slice_self(struct crew_pool *p, struct crew__worker *w)
 			/* relaxed: statistic */
 			atomic_fetch_add_explicit(&p->slice_workers, 1,
 			    memory_order_relaxed);
-	} else if (p->slice_reset && w->slice_inherited) {
+	} else if (p->cfg.slice_us == CREW_SLICE_US_AUTO &&
+	    w->slice_inherited) {
 		(void)crew__slice_set(0);
 	} else {
 		crew__tls_sliced = w->slice_inherited;
@@ -1450,11 +1451,10 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	atomic_init(&p->spinning, 0);
 	p->spin_ns = (uint64_t)cfg->spin_us * 1000u;
 	/* Automatic: a long slice when workers may share CPUs. */
-	if (cfg->slice_us == CREW_SLICE_US_AUTO) {
+	if (cfg->slice_us == CREW_SLICE_US_AUTO)
 		p->slice_ns = max > ncpu ?
 		    (uint64_t)CREW_SLICE_US_OVERSUB * 1000u : 0;
-		p->slice_reset = p->slice_ns == 0;
-	} else if (cfg->slice_us != CREW_SLICE_US_KEEP)
+	else if (cfg->slice_us != CREW_SLICE_US_KEEP)
 		p->slice_ns = (uint64_t)cfg->slice_us * 1000u;
 	atomic_init(&p->slice_workers, 0);
 	p->stack_size = cfg->stack_size;
