@@ -474,6 +474,10 @@ typedef struct crew_stats {
 	 * for (crew_config.slice_us; 0 on kernels before Linux 6.12). */
 	uint64_t slice_workers;
 	unsigned slice_us;          /* that slice, 0: none asked for */
+	/* Extra sleepers a woken worker kicked when the work it found could
+	 * feed more CPUs (README: CREW_FANOUT), and the wake-ups they ended. */
+	uint64_t fan_outs;
+	uint64_t fan_out_wakeups;
 } crew_stats;
 
 CREW_API void crew_pool_stats(crew_pool *pool, crew_stats *out);

@@ -91,6 +91,8 @@ struct crew__stats {
 	_Atomic uint64_t deep_waits;
 	_Atomic uint64_t spread_steps;
 	_Atomic uint64_t relays;
+	_Atomic uint64_t fan_outs;
+	_Atomic uint64_t fan_out_wakeups;
 };
 
 /* crew_pool.spread (spread_from in pool.c) */
@@ -158,6 +160,9 @@ enum { CREW__EV_EMPTY, CREW__EV_WAITING, CREW__EV_NOTIFIED, CREW__EV_SHUTDOWN };
 
 struct crew__event {
 	_Atomic uint32_t state; /* S */
+	/* S: fan-out permits (crew__event_fan_out): a sleeper kicked for
+	 * one returns from crew__event_wait without a token */
+	_Atomic uint32_t fan_out;
 };
 
 /*
@@ -170,8 +175,9 @@ struct crew__event {
 #define CREW__EV_COLD 2u     /* a worker beyond it (oversubscribed pool) */
 #define CREW__EV_ANY 0xffffffffu
 
-void crew__event_wait(struct crew__event *ev, uint32_t cls);
+bool crew__event_wait(struct crew__event *ev, uint32_t cls);
 void crew__event_notify(struct crew__event *ev, uint32_t prefer);
+bool crew__event_fan_out(struct crew__event *ev, uint32_t prefer);
 void crew__event_shutdown(struct crew__event *ev);
 void crew__futex_wait(_Atomic uint32_t *addr, uint32_t expect);
 void crew__futex_wake(_Atomic uint32_t *addr, int count);
@@ -277,6 +283,9 @@ struct crew_pool {
 	 * (spread_from): unpinned, max_threads <= hot, max_threads > 1;
 	 * CREW_SPREAD picks off, on or automatic (the default). */
 	int spread;                     /* I: CREW__SPREAD_* */
+	/* fan_out in pool.c: at most this many workers awake or being
+	 * woken when a woken worker kicks another; 0: never */
+	unsigned fan_cap;               /* I */
 	uint64_t spin_ns;               /* I: cfg.spin_us in ns */
 	/* I: the slice each worker asks for at start (cfg.slice_us with
 	 * CREW_SLICE_US_AUTO resolved), in ns; 0: none */

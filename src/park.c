@@ -66,7 +66,26 @@ crew__futex_wake(_Atomic uint32_t *addr, int count)
 	(void)futex4(addr, FUTEX_WAKE_PRIVATE, (uint32_t)count, 0);
 }
 
-CREW__HOT void
+/* Takes a fan-out permit if one is posted. */
+static inline bool
+take_fan_out(struct crew__event *ev)
+{
+	/* relaxed: a starting guess; the CAS decides */
+	uint32_t f = atomic_load_explicit(&ev->fan_out, memory_order_relaxed);
+
+	while (f > 0) {
+		/* acquire: pairs with the release increment in
+		 * crew__event_fan_out, so the work its poster saw is visible
+		 * (a hint: the pool's protocol does not depend on it) */
+		if (atomic_compare_exchange_weak_explicit(&ev->fan_out, &f,
+		    f - 1, memory_order_acquire, memory_order_relaxed))
+			return true;
+	}
+	return false;
+}
+
+/* Returns true when it took a fan-out permit instead of a token. */
+CREW__HOT bool
 crew__event_wait(struct crew__event *ev, uint32_t cls)
 {
 	uint32_t take_to = CREW__EV_EMPTY;
@@ -78,14 +97,14 @@ crew__event_wait(struct crew__event *ev, uint32_t cls)
 			/* acquire: pairs with the release swap in shutdown */
 			(void)atomic_load_explicit(&ev->state,
 			    memory_order_acquire);
-			return;
+			return false;
 		}
 		if (st == CREW__EV_NOTIFIED) {
 			/* acquire: takes the token; pairs with notify's swap */
 			if (atomic_compare_exchange_weak_explicit(&ev->state,
 			    &st, take_to, memory_order_acquire,
 			    memory_order_relaxed))
-				return;
+				return false;
 			continue;
 		}
 		/* relaxed: arming WAITING publishes nothing */
@@ -93,6 +112,13 @@ crew__event_wait(struct crew__event *ev, uint32_t cls)
 		    !atomic_compare_exchange_weak_explicit(&ev->state, &st,
 		    CREW__EV_WAITING, memory_order_relaxed, memory_order_relaxed))
 			continue;
+		/* After arming: a permit posted before this is seen here, one
+		 * posted after it kicks the futex below (or finds us back
+		 * here), except in the window just before the futex call,
+		 * where it waits for the next sleeper to pass by.  Fan-outs
+		 * are extra wake-ups; none is needed for correctness. */
+		if (take_fan_out(ev))
+			return true;
 		CREW__CHAOS();
 		/* in class cls: see crew__event_notify */
 		(void)futex4(&ev->state, FUTEX_WAIT_BITSET_PRIVATE,
@@ -134,6 +160,28 @@ crew__event_notify(struct crew__event *ev, uint32_t prefer)
 	    (prefer == CREW__EV_ANY ||
 	    futex4(&ev->state, FUTEX_WAKE_BITSET_PRIVATE, 1, prefer) <= 0))
 		crew__futex_wake(&ev->state, 1);
+}
+
+/*
+ * Posts a fan-out permit and kicks one sleeper (first of the classes in
+ * `prefer`), which returns from crew__event_wait without a token: an extra
+ * searcher beside the one the token wakes, for work that can feed more
+ * threads than the single waking thread hands on to one at a time (see
+ * fan_out in pool.c).  False at shutdown.
+ */
+bool
+crew__event_fan_out(struct crew__event *ev, uint32_t prefer)
+{
+	/* relaxed: shutdown wakes everyone anyway; nothing to order */
+	if (atomic_load_explicit(&ev->state, memory_order_relaxed) ==
+	    CREW__EV_SHUTDOWN)
+		return false;
+	/* release: pairs with take_fan_out's acquire CAS */
+	atomic_fetch_add_explicit(&ev->fan_out, 1, memory_order_release);
+	if (prefer == CREW__EV_ANY ||
+	    futex4(&ev->state, FUTEX_WAKE_BITSET_PRIVATE, 1, prefer) <= 0)
+		crew__futex_wake(&ev->state, 1);
+	return true;
 }
 
 void

@@ -388,6 +388,20 @@ spread_wanted(void)
 	return CREW__SPREAD_AUTO;
 }
 
+/* CREW_FANOUT (fan_out): "0" off, "1" up to max_threads, anything else
+ * (unset included) automatic: up to the CPUs (hot). */
+static unsigned
+fan_out_cap(unsigned hot, unsigned max)
+{
+	const char *v = getenv("CREW_FANOUT");
+
+	if (v != NULL && strcmp(v, "0") == 0)
+		return 0;
+	if (v != NULL && strcmp(v, "1") == 0)
+		return max;
+	return hot;
+}
+
 /*
  * An unpinned worker just woken by another worker, and running on that
  * worker's CPU, steps off it: it narrows its own affinity to the other
@@ -538,6 +552,7 @@ worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking)
 {
 	bool idle = false;
 	bool poll = p->spin_ns != 0 && w->index < p->hot, polled = false;
+	bool fanned;
 	uint64_t poll_until = 0;
 	/* relaxed: starting guess for the CASes */
 	uint32_t s = atomic_load_explicit(&p->sync, memory_order_relaxed);
@@ -584,14 +599,68 @@ worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking)
 		}
 		CREW__CHAOS();
 		CREW__STAT_ADD(w, parks, 1);
-		crew__event_wait(&p->idle_event,
+		fanned = crew__event_wait(&p->idle_event,
 		    w->index < p->hot ? CREW__EV_HOT : CREW__EV_COLD);
-		CREW__STAT_ADD(w, wakeups, 1);
 		if (p->spread != CREW__SPREAD_OFF)
 			spread_from(p, w);
 		/* relaxed: re-examined by the loop */
 		s = atomic_load_explicit(&p->sync, memory_order_relaxed);
+		if (!fanned) {
+			CREW__STAT_ADD(w, wakeups, 1);
+			continue;
+		}
+		/*
+		 * Kicked by a fan-out: leave idle and search beside the
+		 * waking thread, without the role.  A notification pending
+		 * now is consumed the usual way instead (loop top).  Like a
+		 * worker back from a task, we commit idle again, and recheck,
+		 * if we find nothing.
+		 */
+		CREW__STAT_ADD(w, fan_out_wakeups, 1);
+		while (crew__sync_state(s) != CREW__SHUTDOWN &&
+		    !(s & CREW__SYNC_NOTIFIED)) {
+			/* acquire: reads from the release sequence of the
+			 * notifies before it, so their pushes are visible */
+			if (atomic_compare_exchange_weak_explicit(&p->sync, &s,
+			    s - 1, memory_order_acquire, memory_order_relaxed))
+				return 0;
+		}
 	}
+}
+
+/*
+ * The first task a woken worker finds left other work behind: if more
+ * CPUs could take part than are awake or being woken, kick one more
+ * sleeper (crew__event_fan_out) beside the one the waking role goes to.
+ * The single waking thread hands its role on one wake-up at a time, so a
+ * loop or a batch that can feed every CPU reaches them in a chain of
+ * wake-ups, each a futex wake plus the time the kernel (and, in a VM, the
+ * host) takes to run the sleeper: 16 in a row on a 16-core KVM guest,
+ * where one took 45-65 us.  A woken worker that also fans out makes that
+ * chain a tree.  The sleeper kicked may find nothing (the work was taken
+ * meanwhile): it then commits idle and parks again, the cost of one
+ * wake-up.  p->fan_cap bounds the workers awake or being woken: the CPUs
+ * (automatic), max_threads (CREW_FANOUT=1, which the tests use to run the
+ * path on 2 CPUs) or 0 (CREW_FANOUT=0: off).
+ */
+static __attribute__((noinline)) void
+fan_out(struct crew_pool *p, struct crew__worker *w)
+{
+	/* relaxed: hints; a wrong guess costs one wake-up, or misses one */
+	uint32_t s = atomic_load_explicit(&p->sync, memory_order_relaxed);
+	uint32_t f = atomic_load_explicit(&p->idle_event.fan_out,
+	    memory_order_relaxed);
+	unsigned idle = crew__sync_idle(s);
+	unsigned awake = crew__sync_spawned(s) - idle;
+	/* a token posted and not yet taken: one sleeper on its way */
+	unsigned coming = f + (crew__sync_state(s) == CREW__SIGNALED);
+
+	if (crew__sync_state(s) == CREW__SHUTDOWN ||
+	    (s & CREW__SYNC_CLOSING) || idle < coming + 1 ||
+	    awake + coming + 1 > p->fan_cap)
+		return;
+	if (crew__event_fan_out(&p->idle_event, wake_prefer(p)))
+		CREW__STAT_ADD(w, fan_outs, 1);
 }
 
 /* Takes one task from q without refilling the ring (fairness check). */
@@ -1134,7 +1203,7 @@ worker_main(void *arg)
 {
 	struct crew__worker *w = arg;
 	struct crew_pool *p = w->pool;
-	bool waking = false, woke, pushed, busy;
+	bool waking = false, woke, pushed, busy, fan;
 	unsigned retries;
 	crew_task *t;
 	int r;
@@ -1196,11 +1265,14 @@ worker_main(void *arg)
 			 * good as the queues (see work_list). */
 			if (woke && !pushed)
 				pushed = !queues_empty(p, true);
+			fan = woke && pushed && p->fan_cap != 0;
 			woke = false;
 			if (waking)
 				handoff_waking(p, pushed);
 			else if (pushed)
 				notify(p, false);
+			if (fan)
+				fan_out(p, w);
 			waking = false;
 			t->fn(t);
 			CREW__STAT_ADD(w, tasks_run, 1);
@@ -1447,6 +1519,8 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	p->hot = ncpu < max ? ncpu : max;
 	p->spread = crew__topo_mode(p->plan) == CREW_PIN_NONE &&
 	    max <= p->hot && max > 1 ? spread_wanted() : CREW__SPREAD_OFF;
+	p->fan_cap = fan_out_cap(p->hot, max);
+	atomic_init(&p->idle_event.fan_out, 0);
 	atomic_init(&p->waker_cpu, -1);
 	atomic_init(&p->spinning, 0);
 	p->spin_ns = (uint64_t)cfg->spin_us * 1000u;
@@ -1599,6 +1673,8 @@ crew_pool_stats(crew_pool *p, crew_stats *out)
 		CREW__SUM(wakeups);
 		CREW__SUM(spins);
 		CREW__SUM(spin_hits);
+		CREW__SUM(fan_outs);
+		CREW__SUM(fan_out_wakeups);
 		CREW__SUM(spread_steps);
 		CREW__SUM(deep_waits);
 		CREW__SUM(relays);
