@@ -94,6 +94,12 @@ for_range(struct for_ctx *fc, size_t lo, size_t hi)
 			s->wg = &wg;
 			crew_wg_add(&wg, 1);
 			if (crew_submit(fc->pool, &s->task) == 0) {
+				/* This range's first split, into halves that
+				 * split again: wake one more sleeper than the
+				 * notify may (crew__pool_fan_out), so that the
+				 * workers join in a tree, not a chain. */
+				if (nsplit == 0 && hi - mid >= 2 * fc->grain)
+					crew__pool_fan_out(fc->pool);
 				nsplit++;
 				hi = mid;
 				continue;

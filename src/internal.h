@@ -91,7 +91,6 @@ struct crew__stats {
 	_Atomic uint64_t deep_waits;
 	_Atomic uint64_t spread_steps;
 	_Atomic uint64_t relays;
-	_Atomic uint64_t fan_outs;
 	_Atomic uint64_t fan_out_wakeups;
 };
 
@@ -286,6 +285,7 @@ struct crew_pool {
 	/* fan_out in pool.c: at most this many workers awake or being
 	 * woken when a woken worker kicks another; 0: never */
 	unsigned fan_cap;               /* I */
+	_Atomic uint64_t fan_outs;      /* S: statistic */
 	uint64_t spin_ns;               /* I: cfg.spin_us in ns */
 	/* I: the slice each worker asks for at start (cfg.slice_us with
 	 * CREW_SLICE_US_AUTO resolved), in ns; 0: none */
@@ -370,6 +370,8 @@ void crew__relay_shutdown(struct crew_pool *p);
 void crew__wg_help(_Atomic uint32_t *wg, struct crew__worker *me);
 /* Whether some worker of p is parked (a hint: relaxed). */
 bool crew__pool_has_idle(struct crew_pool *p);
+/* Wakes one more sleeper for work that can feed many (pool.c). */
+void crew__pool_fan_out(struct crew_pool *p);
 unsigned crew__pool_max_threads(struct crew_pool *p);
 
 /* Outside helping waits, the owner runs at most this many tasks in a row

@@ -19,7 +19,9 @@
 #      process per value in AB_VALUES of the environment variable AB_VAR
 #      (default CREW_SPIN_US with SPIN_AB, else "0 50"; for example
 #      AB_VAR=CREW_SLICE_US AB_VALUES="keep auto"): fib, qsort, the loops,
-#      fib_oversub, submit_batch, submit_task, wake; OUTDIR/ab.txt
+#      fib_oversub, submit_batch, submit_task, wake, or the AB_WORK list
+#      ("par:pfor_mem sub:wake": program par_crew or submit, workload);
+#      OUTDIR/ab.txt
 #   diag (only when named): crew's counters and user/sys time for fib at
 #      NCPU and 8 x NCPU workers, per level of fib_oversub (with every
 #      timed run), and submit_batch's build and run times at NCPU
@@ -97,10 +99,10 @@ diag() {	# scheduler counters behind the oversubscription figures
 }
 AB_VAR=${AB_VAR:-CREW_SPIN_US}
 AB_VALUES=${AB_VALUES:-${SPIN_AB:-0 50}}
+AB_WORK=${AB_WORK:-par:fib par:qsort par:pfor_mem par:pfor_uneven par:fib_oversub sub:submit_batch sub:submit_task sub:wake}
 ab() {	# crew alone, one process per value of AB_VAR, interleaved
 	for r in $(seq "$ROUNDS"); do
-		for w in par:fib par:qsort par:pfor_mem par:pfor_uneven \
-		    par:fib_oversub sub:submit_batch sub:submit_task sub:wake; do
+		for w in $AB_WORK; do
 			for v in $AB_VALUES; do
 				case $w in par:*) p=par_crew ;; *) p=submit ;; esac
 				env "$AB_VAR=$v" timeout 120 "$D/bin/$p" \
