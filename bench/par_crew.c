@@ -307,7 +307,8 @@ print_stats(void)
 	    "spawned %llu run %llu stolen %llu steal_attempts %llu parks %llu "
 	    "wakeups %llu local %llu pin_mode %u pinned %llu "
 	    "pin_failures %llu spins %llu spin_hits %llu slice_us %u "
-	    "slice_workers %llu fan_outs %llu fan_out_wakeups %llu\n",
+	    "slice_workers %llu fan_outs %llu fan_out_taken %llu "
+	    "fan_out_hits %llu\n",
 	    timed_count,
 	    (unsigned long long)st.threads_spawned,
 	    (unsigned long long)st.tasks_run,
@@ -322,7 +323,8 @@ print_stats(void)
 	    (unsigned long long)st.spin_hits, st.slice_us,
 	    (unsigned long long)st.slice_workers,
 	    (unsigned long long)st.fan_outs,
-	    (unsigned long long)st.fan_out_wakeups);
+	    (unsigned long long)st.fan_out_taken,
+	    (unsigned long long)st.fan_out_hits);
 }
 
 static void

@@ -18,7 +18,7 @@
 #define CREW_H
 
 #define CREW_VERSION_MAJOR 0
-#define CREW_VERSION_MINOR 4
+#define CREW_VERSION_MINOR 5
 #define CREW_VERSION_PATCH 0
 #define CREW_VERSION_HEX                                                      \
 	((CREW_VERSION_MAJOR << 16) | (CREW_VERSION_MINOR << 8) |            \
@@ -474,10 +474,14 @@ typedef struct crew_stats {
 	 * for (crew_config.slice_us; 0 on kernels before Linux 6.12). */
 	uint64_t slice_workers;
 	unsigned slice_us;          /* that slice, 0: none asked for */
-	/* Extra sleepers a woken worker kicked when the work it found could
-	 * feed more CPUs (README: CREW_FANOUT), and the wake-ups they ended. */
+	/* Fan-outs: extra sleepers kicked when a parallel loop started
+	 * splitting while CPUs were idle (README: Configuration,
+	 * CREW_FANOUT), and the permits those left that workers took, each
+	 * one search: by the sleeper kicked, or by a worker about to park. */
 	uint64_t fan_outs;
-	uint64_t fan_out_wakeups;
+	uint64_t fan_out_taken;
+	uint64_t fan_out_hits;      /* of those searches, the ones that found
+	                               a task */
 } crew_stats;
 
 CREW_API void crew_pool_stats(crew_pool *pool, crew_stats *out);

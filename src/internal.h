@@ -91,7 +91,8 @@ struct crew__stats {
 	_Atomic uint64_t deep_waits;
 	_Atomic uint64_t spread_steps;
 	_Atomic uint64_t relays;
-	_Atomic uint64_t fan_out_wakeups;
+	_Atomic uint64_t fan_out_taken;
+	_Atomic uint64_t fan_out_hits;
 };
 
 /* crew_pool.spread (spread_from in pool.c) */

@@ -74,11 +74,12 @@ take_fan_out(struct crew__event *ev)
 	uint32_t f = atomic_load_explicit(&ev->fan_out, memory_order_relaxed);
 
 	while (f > 0) {
-		/* acquire: pairs with the release increment in
-		 * crew__event_fan_out, so the work its poster saw is visible
-		 * (a hint: the pool's protocol does not depend on it) */
+		/* relaxed: a permit orders nothing.  The taker's next RMW of
+		 * the pool's sync word (pool.c, worker_wait) acquires what
+		 * the notifies published; an edge from the poster here would
+		 * only hide a missing one from TSan. */
 		if (atomic_compare_exchange_weak_explicit(&ev->fan_out, &f,
-		    f - 1, memory_order_acquire, memory_order_relaxed))
+		    f - 1, memory_order_relaxed, memory_order_relaxed))
 			return true;
 	}
 	return false;
@@ -176,8 +177,8 @@ crew__event_fan_out(struct crew__event *ev, uint32_t prefer)
 	if (atomic_load_explicit(&ev->state, memory_order_relaxed) ==
 	    CREW__EV_SHUTDOWN)
 		return false;
-	/* release: pairs with take_fan_out's acquire CAS */
-	atomic_fetch_add_explicit(&ev->fan_out, 1, memory_order_release);
+	/* relaxed: a permit orders nothing (see take_fan_out) */
+	atomic_fetch_add_explicit(&ev->fan_out, 1, memory_order_relaxed);
 	if (prefer == CREW__EV_ANY ||
 	    futex4(&ev->state, FUTEX_WAKE_BITSET_PRIVATE, 1, prefer) <= 0)
 		crew__futex_wake(&ev->state, 1);

@@ -546,7 +546,8 @@ worker_spin(struct crew_pool *p, struct crew__worker *w, uint32_t s,
 	return s;
 }
 
-/* Returns -1 at shutdown, else whether we now hold the waking role. */
+/* Returns -1 at shutdown, 1 if we now hold the waking role, 2 if we
+ * left idle on a fan-out permit, else 0. */
 static CREW__HOT int
 worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking)
 {
@@ -601,29 +602,34 @@ worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking)
 		CREW__STAT_ADD(w, parks, 1);
 		fanned = crew__event_wait(&p->idle_event,
 		    w->index < p->hot ? CREW__EV_HOT : CREW__EV_COLD);
-		if (p->spread != CREW__SPREAD_OFF)
-			spread_from(p, w);
 		/* relaxed: re-examined by the loop */
 		s = atomic_load_explicit(&p->sync, memory_order_relaxed);
 		if (!fanned) {
 			CREW__STAT_ADD(w, wakeups, 1);
+			/* not after a fan-out permit: the hint is for the
+			 * wakee of the token (a fan-out sets none) */
+			if (p->spread != CREW__SPREAD_OFF)
+				spread_from(p, w);
 			continue;
 		}
 		/*
-		 * Kicked by a fan-out: leave idle and search beside the
-		 * waking thread, without the role.  A notification pending
-		 * now is consumed the usual way instead (loop top).  Like a
-		 * worker back from a task, we commit idle again, and recheck,
-		 * if we find nothing.
+		 * A fan-out permit: leave idle and search beside the waking
+		 * thread, without the role.  A notification pending now is
+		 * consumed the usual way instead (loop top).  Like a worker
+		 * back from a task, we commit idle again, and recheck, if we
+		 * find nothing.  The permit may have been meant for another
+		 * sleeper (the kick woke one that took a token, or none yet)
+		 * and we may not have slept at all: we then search once more
+		 * before parking, for the work that set it off.
 		 */
-		CREW__STAT_ADD(w, fan_out_wakeups, 1);
+		CREW__STAT_ADD(w, fan_out_taken, 1);
 		while (crew__sync_state(s) != CREW__SHUTDOWN &&
 		    !(s & CREW__SYNC_NOTIFIED)) {
 			/* acquire: reads from the release sequence of the
 			 * notifies before it, so their pushes are visible */
 			if (atomic_compare_exchange_weak_explicit(&p->sync, &s,
 			    s - 1, memory_order_acquire, memory_order_relaxed))
-				return 0;
+				return 2;
 		}
 	}
 }
@@ -1214,7 +1220,7 @@ worker_main(void *arg)
 {
 	struct crew__worker *w = arg;
 	struct crew_pool *p = w->pool;
-	bool waking = false, woke, pushed, busy;
+	bool waking = false, fanned, woke, pushed, busy;
 	unsigned retries;
 	crew_task *t;
 	int r;
@@ -1242,7 +1248,8 @@ worker_main(void *arg)
 	}
 	spread_init(p, w);
 	while ((r = worker_wait(p, w, waking)) >= 0) {
-		waking = r;
+		waking = r == 1;
+		fanned = r == 2;
 		woke = true;
 		retries = 0;
 		for (;;) {
@@ -1261,6 +1268,10 @@ worker_main(void *arg)
 				break;
 			}
 			retries = 0;
+			if (CREW__UNLIKELY(fanned)) {
+				CREW__STAT_ADD(w, fan_out_hits, 1);
+				fanned = false;
+			}
 			/*
 			 * Hand the waking role on before running the task.
 			 * The notification we consumed in worker_wait() may
@@ -1685,7 +1696,8 @@ crew_pool_stats(crew_pool *p, crew_stats *out)
 		CREW__SUM(wakeups);
 		CREW__SUM(spins);
 		CREW__SUM(spin_hits);
-		CREW__SUM(fan_out_wakeups);
+		CREW__SUM(fan_out_taken);
+		CREW__SUM(fan_out_hits);
 		CREW__SUM(spread_steps);
 		CREW__SUM(deep_waits);
 		CREW__SUM(relays);

@@ -323,6 +323,7 @@ mode_forkjoin(unsigned threads, size_t tasks, uint64_t *seed)
 		17711, 28657, 46368, 75025 };
 	unsigned n = 15 + (unsigned)(rnd(seed) % 11);
 	size_t grain = 1 + rnd(seed) % 1000;
+	crew_stats st;
 
 	fpool = new_pool(threads);
 	if (fib(n) != fibs[n])
@@ -337,11 +338,13 @@ mode_forkjoin(unsigned threads, size_t tasks, uint64_t *seed)
 			FAIL("forkjoin: index %zu covered %u times (grain %zu)", i,
 			    fhit[i], grain);
 	free((void *)fhit);
+	crew_pool_stats(fpool, &st);
 	if (crew_pool_destroy(fpool) != 0)
 		FAIL("forkjoin: destroy");
 	atomic_store(&watched, NULL);
 	printf("forkjoin: fib(%u) and crew_for over %zu (grain %zu) on %u "
-	    "workers\n", n, tasks, grain, threads);
+	    "workers (%llu fan-outs)\n", n, tasks, grain, threads,
+	    (unsigned long long)st.fan_outs);
 	return 0;
 }
 
@@ -702,9 +705,10 @@ mode_handoff(unsigned threads, size_t rounds, uint64_t *seed)
 	if (crew_pool_destroy(hpool) != 0)
 		FAIL("handoff: destroy");
 	atomic_store(&watched, NULL);
-	if (st.wakeups > 3 * st.tasks_run)
-		FAIL("handoff: wake storm: %llu wake-ups for %llu tasks",
-		    (unsigned long long)st.wakeups,
+	if (st.wakeups + st.fan_out_taken > 3 * st.tasks_run)
+		FAIL("handoff: wake storm: %llu wake-ups and %llu fan-out "
+		    "permits for %llu tasks", (unsigned long long)st.wakeups,
+		    (unsigned long long)st.fan_out_taken,
 		    (unsigned long long)st.tasks_run);
 	printf("handoff: %zu rounds of a child submitted from inside beside a "
 	    "searching worker on %u workers (%llu wake-ups, %llu parks for "

@@ -31,6 +31,7 @@
 	X(for_nested3, 60)                                                    \
 	X(for_outside4, 60)                                                   \
 	X(for_no_worker, 30)                                                  \
+	X(for_fans_out, 60)                                                   \
 	X(each_items, 30)                                                     \
 	X(fib25_w1, 60)                                                       \
 	X(fib25_w2, 60)                                                       \

@@ -28,11 +28,17 @@ struct cover {
 	size_t grain;
 };
 
+/* Microseconds cover_fn sleeps per call (for_fans_out), else 0. */
+static atomic_int cover_nap_us;
+
 static void
 cover_fn(void *ctx, size_t lo, size_t hi)
 {
 	struct cover *c = ctx;
+	int nap = atomic_load_explicit(&cover_nap_us, memory_order_relaxed);
 
+	if (nap > 0)
+		usleep((useconds_t)nap);
 	if (lo >= hi || (c->grain && hi - lo > c->grain))
 		atomic_fetch_add(&c->bad, 1);
 	atomic_fetch_add(&c->calls, 1);
@@ -1382,4 +1388,111 @@ t_wakee_leaves_busy_wakers_cpu(void)
 	    spread_rounds(NULL) != 0)
 		return 1;
 	return spread_rounds("0");
+}
+
+/*
+ * Fan-out (pool.c, crew__pool_fan_out): a crew_for started while every
+ * worker is parked kicks extra sleepers beside the one its first notify
+ * wakes, and they take part without the waking role.  CREW_FANOUT=1 lifts
+ * the cap from the CPU count to max_threads, so the path runs on 2 CPUs.
+ * Each round waits until all 8 workers are parked: the caller's first
+ * split then always finds sleepers to kick, so fan_outs counts at least
+ * one per round; every permit taken is one posted (fan_out_taken <=
+ * fan_outs), and some are taken.  Every index is covered exactly once.
+ * With CREW_FANOUT=0 nothing fans out.
+ */
+static int
+fan_rounds(const char *env, int nap_us, unsigned *rounds_out,
+    crew_stats *st)
+{
+	/* Sleeping calls: a round's permits seldom find work (the split
+	 * that set one off is often taken by the token's wakee; here in
+	 * about one round of ten or twenty), so these go on until one has,
+	 * for at most 1000 rounds. */
+	const unsigned rounds = nap_us > 0 ? 1000 : 20;
+	size_t n = nap_us > 0 ? 256 : t_scaled(1u << 18);
+	size_t grain = nap_us > 0 ? 1 : 64;
+	crew_task hold[8];
+	crew_config cfg;
+	crew_pool *p;
+	int rc;
+
+	*rounds_out = 0;
+	crew_config_init(&cfg);
+	cfg.max_threads = 8;
+	setenv("CREW_FANOUT", env, 1);
+	rc = crew_pool_create(&p, &cfg);
+	unsetenv("CREW_FANOUT");
+	T_CHECK(rc == 0, "create");
+	t_watch_pool(p);
+	/* Start all 8: each hold task returns once all 8 run. */
+	T_CHECK(hold_start(p, hold, 8) == 0, "submit");
+	for (unsigned r = 0; r < rounds; r++) {
+		/* All 8 parked. */
+		for (int spin = 0;; spin++) {
+			crew_pool_stats(p, st);
+			if (st->threads_live == 8 && st->threads_idle == 8)
+				break;
+			T_CHECK(spin < 20000, "CREW_FANOUT=%s round %u: %llu of "
+			    "%llu workers parked after 2 s", env, r,
+			    (unsigned long long)st->threads_idle,
+			    (unsigned long long)st->threads_live);
+			nanosleep(&(struct timespec){ 0, 100000 }, NULL);
+		}
+		if (nap_us > 0 && r >= 20 && st->fan_out_hits > 0)
+			break;
+		atomic_store(&cover_nap_us, nap_us);
+		rc = check_cover(p, 0, n, grain);
+		atomic_store(&cover_nap_us, 0);
+		T_CHECK(rc == 0, "CREW_FANOUT=%s round %u", env, r);
+		*rounds_out = r + 1;
+	}
+	crew_pool_stats(p, st);
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	return 0;
+}
+
+int
+t_for_fans_out(void)
+{
+	crew_stats st;
+	unsigned rounds;
+
+	T_CHECK(fan_rounds("1", 0, &rounds, &st) == 0, "CREW_FANOUT=1");
+	fprintf(stderr, "for_fans_out: %u rounds, %llu fan-outs, %llu "
+	    "permits taken, %llu found work, %llu wake-ups\n", rounds,
+	    (unsigned long long)st.fan_outs,
+	    (unsigned long long)st.fan_out_taken,
+	    (unsigned long long)st.fan_out_hits,
+	    (unsigned long long)st.wakeups);
+	T_CHECK(st.fan_outs >= rounds, "%llu fan-outs in %u rounds",
+	    (unsigned long long)st.fan_outs, rounds);
+	T_CHECK(st.fan_out_taken > 0, "no worker took a fan-out permit");
+	T_CHECK(st.fan_out_taken <= st.fan_outs, "%llu permits taken "
+	    "for %llu fan-outs", (unsigned long long)st.fan_out_taken,
+	    (unsigned long long)st.fan_outs);
+	T_CHECK(st.fan_out_hits <= st.fan_out_taken, "%llu hits for %llu "
+	    "permits taken", (unsigned long long)st.fan_out_hits,
+	    (unsigned long long)st.fan_out_taken);
+	/*
+	 * Calls that sleep 200 us leave the 2 CPUs here free, so workers
+	 * that left idle on a permit find splits and run them (on a CPU-
+	 * bound loop here they mostly come too late).
+	 */
+	T_CHECK(fan_rounds("1", 200, &rounds, &st) == 0, "CREW_FANOUT=1, "
+	    "sleeping calls");
+	fprintf(stderr, "for_fans_out (sleeping calls): %u rounds, %llu "
+	    "fan-outs, %llu permits taken, %llu found work\n", rounds,
+	    (unsigned long long)st.fan_outs,
+	    (unsigned long long)st.fan_out_taken,
+	    (unsigned long long)st.fan_out_hits);
+	T_CHECK(st.fan_out_hits > 0, "sleeping calls: no worker that took "
+	    "a fan-out permit found work (%llu taken)",
+	    (unsigned long long)st.fan_out_taken);
+	T_CHECK(fan_rounds("0", 0, &rounds, &st) == 0, "CREW_FANOUT=0");
+	T_CHECK(st.fan_outs == 0 && st.fan_out_taken == 0,
+	    "CREW_FANOUT=0: %llu fan-outs, %llu permits taken",
+	    (unsigned long long)st.fan_outs,
+	    (unsigned long long)st.fan_out_taken);
+	return 0;
 }

@@ -63,6 +63,15 @@ suite() {
 		# shellcheck disable=SC2086
 		CREW_SPIN_US=30 run "$B/"$a "$IT"
 	done
+	# Fan-out beyond this machine's 2 CPUs (CREW_FANOUT=1): crew_for's
+	# splits kick extra sleepers, which race the hand-offs, the idle
+	# commits and, at each pool's destroy, the shutdown.
+	for a in "stress forkjoin 8 $N" "stress forkjoin 3 $N" \
+	    "stress_chaos forkjoin 8 $((N / 4))" "stress_asan forkjoin 4 $N" \
+	    "stress_tsan forkjoin 8 $N"; do
+		# shellcheck disable=SC2086
+		CREW_FANOUT=1 run "$B/"$a $((IT * 5))
+	done
 	# Sanitizer builds: the same lines, sizes shrunk by the program.
 	for s in asan tsan; do
 		run "$B/stress_$s" bulk 4 "$N" "$IT"
