@@ -61,6 +61,28 @@
  * token and leaves the notification to it, so a poller that goes to sleep
  * without it is a lost wake-up, which the monitor catches as above.
  *
+ * Option -DFANOUT (with any scenario; src/park.c take_fan_out,
+ * crew__event_fan_out, src/pool.c fan_out and worker_wait's fanned
+ * return): the event gets a permit counter (`permits`, ev->fan_out).
+ * worker_main calls fan_out after the hand-off when the first task a
+ * woken worker found left work behind (woke && pushed, after the probe);
+ * fan_out posts a permit and kicks one sleeper, the event's state
+ * untouched (crew.inc says how).  Its guard reads hints, so by default
+ * the model fans out or not, freely, at every such call (a superset of
+ * what the C guard allows; -DFANCAP=n evaluates the guard with cap n).
+ * A sleeper takes a permit after arming WAITING (the token, SHUTDOWN
+ * first after each futex return) and then, in worker_wait, un-idles
+ * (idle - 1 CAS) and searches without the role unless the word is
+ * SHUTDOWN or `notified` is set.  A worker woken that way counts as
+ * woken (woke = 1): it may fan out in turn.  Permits nobody takes stay
+ * posted, and the next worker to park takes one itself.  The property
+ * is the same; crew.inc asserts that idle never borrows (idle > 0
+ * before any idle - 1) nor exceeds `spawned`.  The scenarios' sizes:
+ * default 1.2 M states, SPIN 5 M, TWO_PRODUCERS 156 k (with SPIN 708
+ * k), FORK2 15.5 M (with SPIN 29 M), BURST 85 M (these three in
+ * --full; BURST with pan -DCOLLAPSE: 3.9 GB); the default scenario with
+ * -DMAXT=3 outgrew 190 M states and 23 GB (not run).
+ *
  * Not covered: weak memory (spin is sequentially consistent; the
  * store-buffering form of the lost wake-up is only *emulated*, by BUGGY 1
  * below; the real memory orders are GenMC's and TSan's job), contention
@@ -104,7 +126,28 @@
  *      will spare the wake-up.
  *   7  (implies -DSPIN) notify_slow reads `spinning` between its load and
  *      its CAS (the code before 31eeb2d): see "Found by this model" above.
- * (Bugs 5, 6 and 7 live in crew.inc.  A poller that ignores notifications
+ *   8  (implies -DFANOUT) a fanned worker ignores `notified`: it
+ *      un-idles and searches without the role although a notification
+ *      is pending.  If it was the only idle worker, the word stays
+ *      SIGNALED|notified with idle 0, so later notifies neither wake
+ *      nor spawn; with -DBURST -DMAXT=3: W1 idle arms WAITING; W0's
+ *      hand-off (T1 left) WAKEs (SIGNALED, token posted, W1 not yet
+ *      asleep) and W0 fans out; W1 takes the permit, un-idles and runs
+ *      T1; T2's push sees `notified` and nobody spawns the third worker.
+ *      Caught only with the superset: with -DFANCAP=3 the guard (idle >=
+ *      permits + SIGNALED + 1) forbids that fan-out and the run passes
+ *      (47.8 M states).  The CI run searches processes in reverse order
+ *      (pan -DP_REVERSE): 3 M states instead of 41 M.  Not caught in the
+ *      default, TWO_PRODUCERS or FORK2 scenarios: there the fanned worker
+ *      either consumes the notification at its next idle commit or the
+ *      token it left in the event wakes the other worker.
+ *   9  (shutdown.pml; benign, see crew.inc)
+ *  10  (implies -DFANOUT) a fanned worker searches without the idle - 1
+ *      CAS (caught by crew.inc's idle <= spawned assertion).
+ *  11  (implies -DFANOUT) check, then fetch_sub: see crew.inc; caught in
+ *      shutdown.pml, not here (park.pml has no drain, and a notify in
+ *      the gap is BUGGY 8's case, which needs -DBURST).
+ * (Bugs 5, 6, 7, 8, 9, 10 and 11 live in crew.inc.  A poller that ignores notifications
  * and only times out is not a bug here: the crew__sync_wait step after
  * the poll takes `notified` either way; it only costs latency.)
  *
@@ -126,6 +169,9 @@
 #define PARK_MODEL
 #if (BUGGY == 5 || BUGGY == 6 || BUGGY == 7) && !defined(SPIN)
 #define SPIN
+#endif
+#if BUGGY >= 8 && !defined(FANOUT)
+#define FANOUT
 #endif
 
 #ifndef MAXT
@@ -318,6 +364,9 @@ proctype worker(byte me) {
 		:: else -> skip
 		fi;
 #endif
+#ifdef FANOUT
+		fan = woke && pushed;
+#endif
 		woke = 0;
 		/* hand the waking role on before running the task */
 		if
@@ -328,6 +377,12 @@ proctype worker(byte me) {
 			:: else -> skip
 			fi
 		fi;
+#ifdef FANOUT
+		if
+		:: fan -> fan = 0; fan_out()    /* kick one more sleeper */
+		:: else -> skip
+		fi;
+#endif
 		waking = 0; pushed = 0;
 		run_task(me, t);
 		t = 0

@@ -48,6 +48,18 @@
  *                     notify_slow's `spinning` check (park.pml, "open
  *                     finding"), with the shutdowner's drain notify as
  *                     the second notifier; the drain then waits forever.
+ *   -DFANOUT          fan-out permits (park.pml, crew.inc).  This model
+ *                     has no queues_empty probe after a wake-up, so the
+ *                     first task after every wake-up may fan out, or not
+ *                     (a superset of C's woke && pushed and its guard,
+ *                     -DFANCAP=n evaluates the guard).  A permit posted
+ *                     before CLOSING (or, in the superset, after it) and
+ *                     taken by the last idle worker races the drain:
+ *                     its idle - 1 CAS fails against the drain's CAS to
+ *                     SHUTDOWN (or makes the drain's fail), and it leaves
+ *                     at SHUTDOWN.  61 M states (--full, pan -DCOLLAPSE:
+ *                     3 GB); -DNFAIL=0 -DFANCAP=2 13 M (CI), with
+ *                     -DSPIN 32 M (--full).
  *
  * Not covered: weak memory (spin is sequentially consistent), the backoff
  * time and count of spawn retries, shutdown called twice or from a worker
@@ -72,12 +84,23 @@
  *      worker always exists to consume `notified`, so in crew it only
  *      costs parallelism, which this model does not check (--full runs
  *      it and expects 0 errors).
+ * With -DFANOUT (implied), crew.inc's fan-out bugs apply here too:
+ *   9  the fanned worker does not check SHUTDOWN.  PASSES: the SHUTDOWN
+ *      word has `notified` set, which the fanned worker checks anyway
+ *      (--full runs it, -DNFAIL=0 -DFANCAP=2, and expects 0 errors).
+ *  11  the fanned worker checks the word, then decrements idle with a
+ *      fetch_sub: the last idle worker takes a permit, passes the check;
+ *      the drain finds the word quiescent and CASes it to SHUTDOWN (idle
+ *      0); the fetch_sub borrows from `spawned` (assert idle > 0).
  */
 #ifndef BUGGY
 #define BUGGY 0
 #endif
 #define SHUTDOWN_MODEL
 #define SPAWN_FAIL
+#if BUGGY >= 8 && !defined(FANOUT)
+#define FANOUT
+#endif
 
 #ifndef MAXT
 #define MAXT 2
@@ -207,6 +230,9 @@ inline run_task(me, t) {
 
 proctype worker(byte me) {
 	CREW_LOCALS; WORKER_LOCALS; STEAL_LOCALS; bit first;
+#ifdef FANOUT
+	bit woke;
+#endif
 
 	do
 	:: worker_wait(me, waking, wr);
@@ -214,6 +240,9 @@ proctype worker(byte me) {
 	   :: wr == 2 -> break
 	   :: else -> waking = wr
 	   fi;
+#ifdef FANOUT
+	   woke = 1;
+#endif
 	   retries = 0;
 	   do
 	   :: find_work(me);
@@ -221,10 +250,21 @@ proctype worker(byte me) {
 	      :: t == 0 ->
 		if
 		:: busy && retries + 1 < BUSY_RETRIES -> retries++
-		:: else -> busy = 0; retries = 0; break
+		:: else ->
+			busy = 0; retries = 0;
+#ifdef FANOUT
+			woke = 0;
+#endif
+			break
 		fi
 	      :: else ->
 		retries = 0;
+#ifdef FANOUT
+		/* C: woke && pushed after the queues_empty probe, which this
+		 * model leaves out; any first task after a wake-up may fan
+		 * out here (a superset) */
+		fan = woke; woke = 0;
+#endif
 		if
 		:: waking -> handoff_waking(pushed)
 		:: else ->
@@ -233,6 +273,12 @@ proctype worker(byte me) {
 			:: else -> skip
 			fi
 		fi;
+#ifdef FANOUT
+		if
+		:: fan -> fan = 0; fan_out()
+		:: else -> skip
+		fi;
+#endif
 		waking = 0; pushed = 0;
 		run_task(me, t);
 		t = 0

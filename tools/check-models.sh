@@ -1,14 +1,18 @@
 #!/bin/sh
 # Model-checks crew's concurrency protocols with spin (test plan 4.8 item 32).
 #
-#   sh tools/check-models.sh            the CI set (about 15 s on 2 cores)
+#   sh tools/check-models.sh            the CI set (about 25 s on 2 cores)
 #   sh tools/check-models.sh --full     also the larger configurations
-#                                       (about 2.5 min; one of them uses
-#                                       bitstate, a partial search)
+#                                       (about 5.5 min and 7 GB of memory;
+#                                       one of them uses bitstate, a
+#                                       partial search)
 #   sh tools/check-models.sh --trail MODEL [SPIN-FLAGS...]
 #                                       replay a counterexample, condensed
 #                                       (e.g. --trail park -DBUGGY=2,
-#                                       --trail park -DSPIN -DBUGGY=5)
+#                                       --trail park -DSPIN -DBUGGY=5;
+#                                       TRAIL_CFLAGS=-DP_REVERSE for
+#                                       --trail park -DBURST -DMAXT=3
+#                                       -DBUGGY=8)
 #
 # For every model in models/ it builds the verifier (spin -a, then gcc
 # -DSAFETY: assertions and invalid end states; no liveness), runs it
@@ -120,7 +124,7 @@ trail() {
 	model=$1
 	shift
 	dir=$(mktemp -d)
-	build "$dir" "$model" "" "$@" || exit 1
+	build "$dir" "$model" "${TRAIL_CFLAGS:-}" "$@" || exit 1
 	(cd "$dir" && ./pan -m"$DEPTH" -n >pan.out 2>&1)
 	grep -E 'errors:|violated|states, stored' "$dir/pan.out"
 	if [ ! -f "$dir/$model.pml.trail" ]; then
@@ -184,13 +188,29 @@ export WORK PAN_CFLAGS DEPTH KEEP
 # The ABA runs (-DSPIN -DTWO_PRODUCERS, shutdown -DSPIN) found a lost
 # wake-up in polling (park.pml, "Found by this model"); BUGGY=7 restores
 # that code.
-cat >"$WORK/jobs" <<'EOF'
+# The fan-out runs (-DFANOUT; BUGGY 8-11 imply it) model the permits of
+# crew__event_fan_out (park.pml, "Option -DFANOUT").  BUGGY=8 is only
+# found late in pan's default order (41 M states); in reverse process
+# order at 3 M.  In --full the two largest runs go first (together about
+# 7 GB with pan -DCOLLAPSE).
+: >"$WORK/jobs"
+if [ $FULL = 1 ]; then
+	cat >>"$WORK/jobs" <<'EOF'
+park|FIXED,FANOUT,BURST,MAXT=3|pass|-DFANOUT -DBURST -DMAXT=3|-DCOLLAPSE|
+shutdown|FIXED,FANOUT|pass|-DFANOUT|-DCOLLAPSE|
+EOF
+fi
+cat >>"$WORK/jobs" <<'EOF'
 shutdown|FIXED|pass|-DBUGGY=0||
+shutdown|FIXED,FANOUT,NFAIL=0,FANCAP=2|pass|-DFANOUT -DNFAIL=0 -DFANCAP=2||
 ovfq|FIXED|pass|-DBUGGY=0||
 park|FIXED|pass|-DBUGGY=0||
 park|FIXED,SPIN|pass|-DSPIN||
 park|FIXED,FORK2,MAXT=3|pass|-DFORK2 -DMAXT=3||
 park|FIXED,BURST,MAXT=3|pass|-DBURST -DMAXT=3||
+park|FIXED,FANOUT,SPIN|pass|-DFANOUT -DSPIN||
+park|BUGGY=8,BURST,MAXT=3|fail|-DBURST -DMAXT=3 -DBUGGY=8|-DP_REVERSE|
+park|FIXED,FANOUT|pass|-DFANOUT||
 park|FIXED,TWO_PRODUCERS,MAXT=1|pass|-DTWO_PRODUCERS -DMAXT=1||
 park|FIXED,SPIN,TWO_PRODUCERS,MAXT=1|pass|-DSPIN -DTWO_PRODUCERS -DMAXT=1||
 park|BUGGY=7,SPIN,TWO_PRODUCERS,MAXT=1|fail|-DSPIN -DTWO_PRODUCERS -DMAXT=1 -DBUGGY=7||
@@ -200,12 +220,16 @@ park|BUGGY=3,BURST,MAXT=3|fail|-DBURST -DMAXT=3 -DBUGGY=3||
 park|BUGGY=4|fail|-DBUGGY=4||
 park|BUGGY=5,SPIN|fail|-DSPIN -DBUGGY=5||
 park|BUGGY=6,SPIN|fail|-DSPIN -DBUGGY=6||
+park|FIXED,FANOUT,SPIN,TWO_PRODUCERS,MAXT=1|pass|-DFANOUT -DSPIN -DTWO_PRODUCERS -DMAXT=1||
+park|FIXED,FANOUT,TWO_PRODUCERS,MAXT=1|pass|-DFANOUT -DTWO_PRODUCERS -DMAXT=1||
+park|BUGGY=10|fail|-DBUGGY=10||
 shutdown|FIXED,SPIN|pass|-DSPIN||
 ovfq|BUGGY=1|fail|-DBUGGY=1||
 ovfq|BUGGY=2|fail|-DBUGGY=2||
 ovfq|BUGGY=3|fail|-DBUGGY=3||
 shutdown|BUGGY=1|fail|-DBUGGY=1||
 shutdown|BUGGY=2|fail|-DBUGGY=2||
+shutdown|BUGGY=11|fail|-DBUGGY=11||
 EOF
 if [ $FULL = 1 ]; then
 	cat >>"$WORK/jobs" <<'EOF'
@@ -217,6 +241,10 @@ ovfq|FIXED,BUSY_RETRIES=1|pass|-DBUSY_RETRIES=1||
 shutdown|FIXED,CHILD|pass|-DCHILD||
 shutdown|BUGGY=3(benign)|pass|-DBUGGY=3||
 shutdown|FIXED,TWO_SUBMITTERS(bitstate)|pass|-DTWO_SUBMITTERS|-DBITSTATE|-w31
+park|FIXED,FANOUT,SPIN,FORK2,MAXT=3|pass|-DFANOUT -DSPIN -DFORK2 -DMAXT=3|-DCOLLAPSE|
+park|FIXED,FANOUT,FORK2,MAXT=3|pass|-DFANOUT -DFORK2 -DMAXT=3||
+shutdown|FIXED,FANOUT,SPIN,NFAIL=0,FANCAP=2|pass|-DFANOUT -DSPIN -DNFAIL=0 -DFANCAP=2|-DCOLLAPSE|
+shutdown|BUGGY=9(benign),NFAIL=0,FANCAP=2|pass|-DBUGGY=9 -DNFAIL=0 -DFANCAP=2||
 EOF
 fi
 
