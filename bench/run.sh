@@ -188,6 +188,7 @@ fi
 	    "crew_spin_us=${CREW_SPIN_US:-default}" \
 	    "crew_slice_us=${CREW_SLICE_US:-default}" \
 	    "crew_spread=${CREW_SPREAD:-default}" \
+	    "crew_fanout=${CREW_FANOUT:-default}" \
 	    "runtimes=$(echo $runtimes | tr ' ' ',')" \
 	    "workloads=$(echo $workloads | tr ' ' ',')"
 	echo "cpu: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)"
