@@ -447,7 +447,9 @@ typedef struct crew_stats {
 	uint64_t steal_attempts;    /* victims probed (known-empty ones are skipped) */
 	uint64_t tasks_stolen;
 	uint64_t parks;             /* futex sleeps */
-	uint64_t wakeups;           /* futex sleeps ended by a notification */
+	/* futex sleeps ended by a notification (a return on a fan-out
+	 * permit counts in fan_out_taken instead) */
+	uint64_t wakeups;
 	uint64_t spawn_failures;
 	unsigned max_threads;
 	/* The crew_pin mode in effect: the configured one, or CREW_PIN_NONE
@@ -474,10 +476,13 @@ typedef struct crew_stats {
 	 * for (crew_config.slice_us; 0 on kernels before Linux 6.12). */
 	uint64_t slice_workers;
 	unsigned slice_us;          /* that slice, 0: none asked for */
-	/* Fan-outs: extra sleepers kicked when a parallel loop started
-	 * splitting while CPUs were idle (README: Configuration,
-	 * CREW_FANOUT), and the permits those left that workers took, each
-	 * one search: by the sleeper kicked, or by a worker about to park. */
+	/* Fan-outs: permits posted, each with a futex kick of a sleeper,
+	 * when a range of a parallel loop first split into halves that
+	 * split again while workers were parked and fewer than the cap
+	 * awake (README: Configuration, CREW_FANOUT); and the permits that
+	 * workers took, each normally one search (by the sleeper kicked, or
+	 * by a worker about to park; one taken while a notification is
+	 * pending is consumed as an ordinary wake-up instead). */
 	uint64_t fan_outs;
 	uint64_t fan_out_taken;
 	uint64_t fan_out_hits;      /* of those searches, the ones that found

@@ -62,12 +62,21 @@
  * without it is a lost wake-up, which the monitor catches as above.
  *
  * Option -DFANOUT (with any scenario; src/park.c take_fan_out,
- * crew__event_fan_out, src/pool.c fan_out and worker_wait's fanned
- * return): the event gets a permit counter (`permits`, ev->fan_out).
- * worker_main calls fan_out after the hand-off when the first task a
- * woken worker found left work behind (woke && pushed, after the probe);
- * fan_out posts a permit and kicks one sleeper, the event's state
- * untouched (crew.inc says how).  Its guard reads hints, so by default
+ * crew__event_fan_out, src/pool.c crew__pool_fan_out and worker_wait's
+ * fanned return): the event gets a permit counter (`permits`,
+ * ev->fan_out).  The model posts permits where the first form of the C
+ * code did (4342bb1: worker_main, after the hand-off, when the first
+ * task a woken worker found left work behind); the code now posts them
+ * from crew_for's first split of a range, by a worker mid-task or by an
+ * outside caller, right after that split's push and notify.  The model's
+ * call site stands in for both: what a post does (a permit, a kick, the
+ * event's state untouched; crew.inc says how) does not depend on who
+ * posts, and here it comes at a point where work was just left behind,
+ * as in C.  Posts by a thread that is not a worker, at arbitrary times,
+ * were checked in review with a separate poster process, 0 errors:
+ * exhaustively in the default, SPIN and TWO_PRODUCERS scenarios, by a
+ * partial (bitstate) search in BURST and in the shutdown model; that
+ * variant is not in this file.  Its guard reads hints, so by default
  * the model fans out or not, freely, at every such call (a superset of
  * what the C guard allows; -DFANCAP=n evaluates the guard with cap n).
  * A sleeper takes a permit after arming WAITING (the token, SHUTDOWN

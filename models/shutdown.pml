@@ -48,7 +48,8 @@
  *                     notify_slow's `spinning` check (park.pml, "open
  *                     finding"), with the shutdowner's drain notify as
  *                     the second notifier; the drain then waits forever.
- *   -DFANOUT          fan-out permits (park.pml, crew.inc).  This model
+ *   -DFANOUT          fan-out permits (park.pml, crew.inc; the call site
+ *                     is the first form's, see park.pml).  This model
  *                     has no queues_empty probe after a wake-up, so the
  *                     first task after every wake-up may fan out, or not
  *                     (a superset of C's woke && pushed and its guard,

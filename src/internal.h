@@ -283,8 +283,9 @@ struct crew_pool {
 	 * (spread_from): unpinned, max_threads <= hot, max_threads > 1;
 	 * CREW_SPREAD picks off, on or automatic (the default). */
 	int spread;                     /* I: CREW__SPREAD_* */
-	/* fan_out in pool.c: at most this many workers awake or being
-	 * woken when a woken worker kicks another; 0: never */
+	/* crew__pool_fan_out: at most this many workers awake or being
+	 * woken, the one kicked included, when a crew_for split kicks a
+	 * sleeper; 0: never */
 	unsigned fan_cap;               /* I */
 	_Atomic uint64_t fan_outs;      /* S: statistic */
 	uint64_t spin_ns;               /* I: cfg.spin_us in ns */

@@ -165,10 +165,11 @@ crew__event_notify(struct crew__event *ev, uint32_t prefer)
 
 /*
  * Posts a fan-out permit and kicks one sleeper (first of the classes in
- * `prefer`), which returns from crew__event_wait without a token: an extra
- * searcher beside the one the token wakes, for work that can feed more
- * threads than the single waking thread hands on to one at a time (see
- * fan_out in pool.c).  False at shutdown.
+ * `prefer`), which returns from crew__event_wait without a token unless it
+ * finds one first; any worker arming to sleep may take the permit instead.
+ * An extra searcher beside the one the token wakes, for work that can feed
+ * more threads than the single waking thread hands on to one at a time
+ * (see crew__pool_fan_out in pool.c).  False at shutdown.
  */
 bool
 crew__event_fan_out(struct crew__event *ev, uint32_t prefer)

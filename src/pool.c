@@ -388,7 +388,7 @@ spread_wanted(void)
 	return CREW__SPREAD_AUTO;
 }
 
-/* CREW_FANOUT (fan_out): "0" off, "1" up to max_threads, anything else
+/* CREW_FANOUT (crew__pool_fan_out): "0" off, "1" up to max_threads, anything else
  * (unset included) automatic: up to the CPUs (hot). */
 static unsigned
 fan_out_cap(unsigned hot, unsigned max)
