@@ -160,7 +160,7 @@ enum { CREW__EV_EMPTY, CREW__EV_WAITING, CREW__EV_NOTIFIED, CREW__EV_SHUTDOWN };
 
 struct crew__event {
 	_Atomic uint32_t state; /* S */
-	/* S: fan-out permits (crew__event_fan_out): a sleeper kicked for
+	/* S: fan-out permits (crew__event_fan_out): a sleeper that takes
 	 * one returns from crew__event_wait without a token */
 	_Atomic uint32_t fan_out;
 };

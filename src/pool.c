@@ -374,32 +374,26 @@ handoff_waking(struct crew_pool *p, bool pushed)
 /* ------------------------------------------------------------------ */
 /* The worker.                                                         */
 
-/* CREW_SPREAD (spread_from): "0" off, "1" on, anything else (unset
- * included) automatic. */
+/* An on/off environment switch: "0" gives off, "1" on, anything else
+ * (unset included) automatic. */
+static int
+env_switch(const char *name, int off, int on, int automatic)
+{
+	const char *v = getenv(name);
+
+	if (v != NULL && strcmp(v, "0") == 0)
+		return off;
+	if (v != NULL && strcmp(v, "1") == 0)
+		return on;
+	return automatic;
+}
+
+/* CREW_SPREAD (spread_from) */
 static int
 spread_wanted(void)
 {
-	const char *v = getenv("CREW_SPREAD");
-
-	if (v != NULL && strcmp(v, "0") == 0)
-		return CREW__SPREAD_OFF;
-	if (v != NULL && strcmp(v, "1") == 0)
-		return CREW__SPREAD_ON;
-	return CREW__SPREAD_AUTO;
-}
-
-/* CREW_FANOUT (crew__pool_fan_out): "0" off, "1" up to max_threads, anything else
- * (unset included) automatic: up to the CPUs (hot). */
-static unsigned
-fan_out_cap(unsigned hot, unsigned max)
-{
-	const char *v = getenv("CREW_FANOUT");
-
-	if (v != NULL && strcmp(v, "0") == 0)
-		return 0;
-	if (v != NULL && strcmp(v, "1") == 0)
-		return max;
-	return hot;
+	return env_switch("CREW_SPREAD", CREW__SPREAD_OFF, CREW__SPREAD_ON,
+	    CREW__SPREAD_AUTO);
 }
 
 /*
@@ -623,8 +617,9 @@ worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking)
 		 * before parking, for the work that set it off.
 		 */
 		CREW__STAT_ADD(w, fan_out_taken, 1);
-		while (crew__sync_state(s) != CREW__SHUTDOWN &&
-		    !(s & CREW__SYNC_NOTIFIED)) {
+		/* (a shut-down word has `notified` set: crew__sync_shutdown;
+		 * the loop top then leaves) */
+		while (!(s & CREW__SYNC_NOTIFIED)) {
 			/* acquire: reads from the release sequence of the
 			 * notifies before it, so their pushes are visible */
 			if (atomic_compare_exchange_weak_explicit(&p->sync, &s,
@@ -670,8 +665,8 @@ crew__pool_fan_out(struct crew_pool *p)
 	/* permits not yet taken, and a token posted and not yet taken: the
 	 * sleepers already on their way */
 	coming = f + (crew__sync_state(s) == CREW__SIGNALED);
-	if (crew__sync_state(s) == CREW__SHUTDOWN ||
-	    (s & CREW__SYNC_CLOSING) || idle < coming + 1 ||
+	/* (a shut-down word counts no one idle: crew__sync_shutdown) */
+	if ((s & CREW__SYNC_CLOSING) || idle < coming + 1 ||
 	    awake + coming + 1 > p->fan_cap)
 		return;
 	if (crew__event_fan_out(&p->idle_event, wake_prefer(p)))
@@ -1268,10 +1263,6 @@ worker_main(void *arg)
 				break;
 			}
 			retries = 0;
-			if (CREW__UNLIKELY(fanned)) {
-				CREW__STAT_ADD(w, fan_out_hits, 1);
-				fanned = false;
-			}
 			/*
 			 * Hand the waking role on before running the task.
 			 * The notification we consumed in worker_wait() may
@@ -1285,9 +1276,13 @@ worker_main(void *arg)
 			 */
 			/* Right after our acquire consume, the work map is as
 			 * good as the queues (see work_list). */
-			if (woke && !pushed)
-				pushed = !queues_empty(p, true);
-			woke = false;
+			if (woke) {
+				if (!pushed)
+					pushed = !queues_empty(p, true);
+				if (CREW__UNLIKELY(fanned))
+					CREW__STAT_ADD(w, fan_out_hits, 1);
+				woke = false;
+			}
 			if (waking)
 				handoff_waking(p, pushed);
 			else if (pushed)
@@ -1538,7 +1533,10 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	p->hot = ncpu < max ? ncpu : max;
 	p->spread = crew__topo_mode(p->plan) == CREW_PIN_NONE &&
 	    max <= p->hot && max > 1 ? spread_wanted() : CREW__SPREAD_OFF;
-	p->fan_cap = fan_out_cap(p->hot, max);
+	/* CREW_FANOUT (crew__pool_fan_out): 0 never, 1 up to max_threads,
+	 * automatic up to the CPUs */
+	p->fan_cap = (unsigned)env_switch("CREW_FANOUT", 0, (int)max,
+	    (int)p->hot);
 	atomic_init(&p->idle_event.fan_out, 0);
 	atomic_init(&p->fan_outs, 0);
 	atomic_init(&p->waker_cpu, -1);
