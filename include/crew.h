@@ -7,7 +7,8 @@
  * CREW_VERSION_MAJOR means ABI compatible; the soname is libcrew.so.MAJOR.
  * Before 1.0 (MAJOR 0) each MINOR may change the ABI (0.2: crew_stats grew,
  * crew_config.spin_us; 0.3: crew_stats.relay_threads became relay_stacks;
- * 0.4: crew_config.slice_us, crew_stats grew); the soname is then
+ * 0.4: crew_config.slice_us, crew_stats grew; 0.5: crew_stats grew, the
+ * fan-out counters); the soname is then
  * libcrew.so.0.MINOR.
  *
  * Threads: every function may be called from any thread unless its contract
