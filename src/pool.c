@@ -265,26 +265,46 @@ spawn(struct crew_pool *p)
  * Before the first task is queued, make sure one worker exists.  Workers
  * never exit before SHUTDOWN, so afterwards every queued task has a thread
  * that will see its notification.
+ *
+ * The reservation is a CAS that refuses a word with CLOSING set: drain()
+ * sets CLOSING before it looks for quiescence, on the same word, so either
+ * our reservation comes first and drain waits for our worker to go idle,
+ * or we see CLOSING and hand the task back.  A plain check of the global
+ * queue's CLOSED flag followed by an add let a submitter that was
+ * preempted between the two reserve on a word already SHUTDOWN, and start
+ * a worker after drain: crew_pool_shutdown then joined it while holding
+ * spawn_lock, which the worker's start gate takes (a hang), or the
+ * worker's start hook had a task accepted onto its own stack and exited
+ * without running it (found by an adversarial review; test
+ * conc/first_submit_races_shutdown).
  */
 static int
 ensure_worker(struct crew_pool *p)
 {
+	uint32_t s;
 	int rc = 0;
 
 	pthread_mutex_lock(&p->spawn_lock);
 	/* relaxed: under spawn_lock, which orders nthreads */
 	if (p->nthreads == 0) {
-		/* relaxed: the refusal is re-checked by the queue push */
-		if (atomic_load_explicit(&p->global.word, memory_order_relaxed) &
-		    CREW__Q_CLOSED) {
-			rc = CREW_ESHUTDOWN;
-		} else {
-			/* relaxed: a reservation; publishes nothing.  No notify
-			 * can spawn while nthreads == 0 (nothing is queued). */
-			atomic_fetch_add_explicit(&p->sync,
-			    CREW__SYNC_SPAWNED_ONE, memory_order_relaxed);
+		CREW__CHAOS();
+		/* relaxed: starting guess for the CAS */
+		s = atomic_load_explicit(&p->sync, memory_order_relaxed);
+		do {
+			if ((s & CREW__SYNC_CLOSING) ||
+			    crew__sync_state(s) == CREW__SHUTDOWN) {
+				rc = CREW_ESHUTDOWN;
+				break;
+			}
+		/* relaxed: a reservation publishes nothing; its place in
+		 * the word's modification order against drain's CLOSING is
+		 * what counts.  No notify can spawn while nthreads == 0
+		 * (nothing is queued). */
+		} while (!atomic_compare_exchange_weak_explicit(&p->sync, &s,
+		    s + CREW__SYNC_SPAWNED_ONE, memory_order_relaxed,
+		    memory_order_relaxed));
+		if (rc == 0)
 			rc = spawn_locked(p);
-		}
 	}
 	pthread_mutex_unlock(&p->spawn_lock);
 	if (rc == CREW_EAGAIN || rc == CREW_ENOMEM) {

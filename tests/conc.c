@@ -399,6 +399,106 @@ t_shutdown_races_submit(void)
 }
 
 /*
+ * The first submit to a pool with no worker yet, racing its shutdown: the
+ * submit either runs its task once or is refused, shutdown returns, and a
+ * task that a worker's start hook had accepted runs once.  A reservation
+ * made on a word already shut down once started a worker after drain:
+ * shutdown then joined it while holding the lock its start gate takes (a
+ * hang), or its hook's task was accepted and never ran.
+ */
+static crew_pool *fs_pool;
+static atomic_int fs_ready, fs_go, fs_hook_rc, fs_hook_ran, fs_main_ran;
+
+static void
+fs_hook_fn(crew_task *t)
+{
+	(void)t;
+	atomic_fetch_add(&fs_hook_ran, 1);
+}
+
+static void
+fs_main_fn(crew_task *t)
+{
+	(void)t;
+	atomic_fetch_add(&fs_main_ran, 1);
+}
+
+static crew_task fs_hook_task = CREW_TASK_INIT(fs_hook_fn);
+static crew_task fs_main_task = CREW_TASK_INIT(fs_main_fn);
+
+static void
+fs_on_start(void *ctx, unsigned index)
+{
+	(void)ctx;
+	(void)index;
+	atomic_store(&fs_hook_rc, crew_submit(fs_pool, &fs_hook_task));
+}
+
+static void *
+fs_submitter(void *arg)
+{
+	(void)arg;
+	atomic_store(&fs_ready, 1);
+	while (!atomic_load(&fs_go))
+		;
+	return (void *)(intptr_t)crew_submit(fs_pool, &fs_main_task);
+}
+
+int
+t_first_submit_races_shutdown(void)
+{
+	size_t reps = t_scaled(20000) < 500 ? 500 : t_scaled(20000);
+	size_t ran = 0, refused = 0, hook_refused = 0;
+
+	for (size_t rep = 0; rep < reps; rep++) {
+		crew_config cfg;
+		pthread_t th;
+		void *rv;
+		int rc;
+
+		crew_config_init(&cfg);
+		cfg.max_threads = 1;
+		cfg.on_thread_start = rep % 2 ? fs_on_start : NULL;
+		fs_pool = t_pool_cfg(&cfg);
+		T_CHECK(fs_pool != NULL, "create");
+		atomic_store(&fs_ready, 0);
+		atomic_store(&fs_go, 0);
+		atomic_store(&fs_hook_rc, 1);
+		atomic_store(&fs_hook_ran, 0);
+		atomic_store(&fs_main_ran, 0);
+		T_CHECK(pthread_create(&th, NULL, fs_submitter, NULL) == 0,
+		    "thread");
+		while (!atomic_load(&fs_ready))
+			;
+		atomic_store(&fs_go, 1);
+		/* 0 to about 50 microseconds: the submit's spawn and the drain
+		 * overlap in both orders */
+		for (volatile size_t k = 0; k < rep % 128 * 400; k++)
+			;
+		T_CHECK(crew_pool_shutdown(fs_pool) == 0, "shutdown");
+		pthread_join(th, &rv);
+		rc = (int)(intptr_t)rv;
+		T_CHECK(rc == 0 || rc == CREW_ESHUTDOWN, "rep %zu: submit %d",
+		    rep, rc);
+		T_CHECK(atomic_load(&fs_main_ran) == (rc == 0 ? 1 : 0),
+		    "rep %zu: submit returned %d, its task ran %d times", rep,
+		    rc, atomic_load(&fs_main_ran));
+		if (atomic_load(&fs_hook_rc) == 0)
+			T_CHECK(atomic_load(&fs_hook_ran) == 1,
+			    "rep %zu: the start hook's task was accepted and "
+			    "ran %d times", rep, atomic_load(&fs_hook_ran));
+		else
+			hook_refused += atomic_load(&fs_hook_rc) != 1;
+		ran += rc == 0;
+		refused += rc != 0;
+		T_CHECK(crew_pool_destroy(fs_pool) == 0, "destroy");
+	}
+	fprintf(stderr, "first_submit_races_shutdown: %zu ran, %zu refused, "
+	    "%zu hook submits refused\n", ran, refused, hook_refused);
+	return 0;
+}
+
+/*
  * Large batches from outside: sizes around the ring's capacity (256) and
  * its multiples, up to 10^5, on pools whose workers all exist (2, 4, 70):
  * every task runs exactly once, and a malformed large batch is refused

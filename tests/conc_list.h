@@ -13,6 +13,7 @@
 	X(shutdown_races_submit, 120)                                         \
 	X(shutdown_concurrent, 60)                                            \
 	X(shutdown_races_batches, 120)                                        \
+	X(first_submit_races_shutdown, 120)                                   \
 	X(batch_large_w2, 60)                                                 \
 	X(batch_large_w4, 60)                                                 \
 	X(batch_large_w70, 60)                                                \
