@@ -10,15 +10,26 @@
  * log2(threads) times per thread, and an uneven one keeps splitting where
  * the work is.
  *
- * Split descriptors live in the splitting frame (at most 64: each split
- * halves the range), counted by a wait group in the same frame, which the
- * frame waits for (helping) before it returns.  Nothing is allocated.
+ * Split descriptors live in the splitting frame (at most FOR_SPLITS: each
+ * split halves the range), counted by a wait group in the same frame,
+ * which the frame waits for (helping) before it returns.  Nothing is
+ * allocated.  A worker that finishes its part first takes back its newest
+ * splits that no thief took, from the top of its LIFO stack, and runs
+ * their ranges in the same frame: run as tasks by its wait, each was a
+ * frame nested in the one before (3 KiB each with 64 descriptors), so a
+ * loop on a pool with small stacks (crew_config.stack_size 16-64 KiB)
+ * overflowed them (found by an adversarial review; test
+ * conc/for_small_stacks).
  */
 #include "internal.h"
 #include "lifo.h"
 #include "ring.h"
 
 #include <string.h>
+
+/* Splits one frame may have out at once: after 32 halvings it keeps
+ * 2^-32 of its range, and each split splits again on its own. */
+#define FOR_SPLITS 32
 
 struct for_ctx {
 	crew_pool *pool;
@@ -65,52 +76,70 @@ want_split(struct crew_pool *p)
 static void
 for_range(struct for_ctx *fc, size_t lo, size_t hi)
 {
-	struct for_split split[64];
+	struct for_split split[FOR_SPLITS];
+	struct crew__worker *w = crew__tls_worker;
 	crew_wg wg;
 	unsigned nsplit = 0;
 	size_t step, mid;
+	bool serial = false, first = true;
 
-	bool serial = false;
-
+	if (w != NULL && w->pool != fc->pool)
+		w = NULL; /* our splits go to the other pool's global queue */
 	crew_wg_init(&wg);
-	while (lo < hi) {
-		size_t g = fc->grain;
+	for (;;) {
+		while (lo < hi) {
+			size_t g = fc->grain;
 
-		/* Near the end of the range, go on in finer calls, each
-		 * followed by a look for a thief: else the others may wait
-		 * out a whole grain at the end of every loop (pfor_mem, 2
-		 * workers: speedup 1.983 -> 1.993, medians of 10 processes). */
-		if (fc->fine < g && hi - lo <= 2 * g)
-			g = fc->fine;
-		if (!serial && hi - lo > g && nsplit < 64 &&
-		    want_split(fc->pool)) {
-			struct for_split *s = &split[nsplit];
+			/* Near the end of the range, go on in finer calls,
+			 * each followed by a look for a thief: else the others
+			 * may wait out a whole grain at the end of every loop
+			 * (pfor_mem, 2 workers: speedup 1.983 -> 1.993,
+			 * medians of 10 processes). */
+			if (fc->fine < g && hi - lo <= 2 * g)
+				g = fc->fine;
+			if (!serial && hi - lo > g && nsplit < FOR_SPLITS &&
+			    want_split(fc->pool)) {
+				struct for_split *s = &split[nsplit];
 
-			mid = lo + (hi - lo) / 2;
-			s->task.fn = for_split_run;
-			s->fc = fc;
-			s->lo = mid;
-			s->hi = hi;
-			s->wg = &wg;
-			crew_wg_add(&wg, 1);
-			if (crew_submit(fc->pool, &s->task) == 0) {
-				/* This range's first split, into halves that
-				 * split again: wake one more sleeper than the
-				 * notify may (crew__pool_fan_out), so that the
-				 * workers join in a tree, not a chain. */
-				if (nsplit == 0 && hi - mid >= 2 * fc->grain)
-					crew__pool_fan_out(fc->pool);
-				nsplit++;
-				hi = mid;
-				continue;
+				mid = lo + (hi - lo) / 2;
+				s->task.fn = for_split_run;
+				s->fc = fc;
+				s->lo = mid;
+				s->hi = hi;
+				s->wg = &wg;
+				crew_wg_add(&wg, 1);
+				if (crew_submit(fc->pool, &s->task) == 0) {
+					/* This range's first split, into halves
+					 * that split again: wake one more sleeper
+					 * than the notify may
+					 * (crew__pool_fan_out), so that the
+					 * workers join in a tree, not a chain. */
+					if (first && hi - mid >= 2 * fc->grain)
+						crew__pool_fan_out(fc->pool);
+					first = false;
+					nsplit++;
+					hi = mid;
+					continue;
+				}
+				/* Refused (no worker, or shutting down): go
+				 * serial. */
+				crew_wg_done(&wg);
+				serial = true;
 			}
-			/* Refused (no worker, or shutting down): go serial. */
-			crew_wg_done(&wg);
-			serial = true;
+			step = hi - lo < g ? hi - lo : g;
+			fc->fn(fc->ctx, lo, lo + step);
+			lo += step;
 		}
-		step = hi - lo < g ? hi - lo : g;
-		fc->fn(fc->ctx, lo, lo + step);
-		lo += step;
+		/* Our newest split, if still on top of our stack: its range
+		 * goes on here, as a range of its own (it may fan out). */
+		if (nsplit == 0 || w == NULL ||
+		    !crew__lifo_pop_if(&w->lifo, &split[nsplit - 1].task))
+			break;
+		nsplit--;
+		lo = split[nsplit].lo;
+		hi = split[nsplit].hi;
+		first = true;
+		crew_wg_done(&wg);
 	}
 	crew_wg_wait(&wg);
 }

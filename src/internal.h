@@ -377,9 +377,12 @@ void crew__pool_fan_out(struct crew_pool *p);
 unsigned crew__pool_max_threads(struct crew_pool *p);
 
 /* Outside helping waits, the owner runs at most this many tasks in a row
- * from its LIFO stack before it takes one from its ring, so the ring
- * cannot starve behind a task that keeps rescheduling itself. */
+ * from its LIFO stack before it takes one from its ring (or, the ring
+ * empty, the oldest task of the stack), so neither starves behind a task
+ * that keeps rescheduling itself.  Inside them, where the newest task is
+ * most often the child awaited, at most CREW__LIFO_MAX_HELP_RUNS. */
 #define CREW__LIFO_MAX_RUNS 16u
+#define CREW__LIFO_MAX_HELP_RUNS 256u
 /* A search that failed only on a busy try-lock is retried this often
  * before the worker parks. */
 #define CREW__BUSY_RETRIES 64u

@@ -110,6 +110,25 @@ crew__lifo_pop(struct crew__lifo *l)
 	return t;
 }
 
+/* Owner: pops the newest task if it is t (a split of its own that no thief
+ * took, for.c); false if another task is on top, t is gone, or a thief
+ * holds the stack. */
+static inline bool
+crew__lifo_pop_if(struct crew__lifo *l, const crew_task *t)
+{
+	bool ok = false;
+	uint32_t n;
+
+	if (crew__lifo_size(l) == 0 || !crew__lifo_trylock(l))
+		return false;
+	if ((n = crew__lifo_size(l)) > 0 && l->stk[n - 1] == t) {
+		crew__lifo_set_size(l, n - 1);
+		ok = true;
+	}
+	crew__lifo_unlock(l);
+	return ok;
+}
+
 /* Lock holder, stack full: takes the oldest half out (returned, linked,
  * *tail its newest) and pushes t.  Out of line: keeps the push fast path
  * small. */

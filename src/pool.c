@@ -974,6 +974,36 @@ work_unlist(struct crew_pool *p, struct crew__worker *w)
 }
 
 /*
+ * Whether the owner may take its LIFO stack's newest task: not after
+ * CREW__LIFO_MAX_RUNS in a row outside helping waits, or
+ * CREW__LIFO_MAX_HELP_RUNS inside them.  A task that reschedules itself
+ * (a poller) goes back on top every time; with no thief (one worker, or
+ * the others busy or blocked), a ring task or an older task of the stack
+ * that it waited for never ran: a hang, and inside a helping wait there
+ * was no limit at all (found by an adversarial review; test
+ * conc/poller_beside_awaited).
+ */
+static inline __attribute__((always_inline)) bool
+lifo_newest_ok(const struct crew__worker *w)
+{
+	return w->lifo_runs < CREW__LIFO_MAX_RUNS ||
+	    (w->helping && w->lifo_runs < CREW__LIFO_MAX_HELP_RUNS);
+}
+
+/* The owner's LIFO stack: its newest task, or once lifo_newest_ok says no,
+ * its oldest (the caller has found the ring empty). */
+static crew_task *
+lifo_take(struct crew__worker *w)
+{
+	crew_task *last;
+	uint32_t got;
+
+	if (lifo_newest_ok(w))
+		return crew__lifo_pop(&w->lifo);
+	return crew__lifo_steal(&w->lifo, false, &last, &got);
+}
+
+/*
  * Where a worker looks for work, in order: once every CREW__FAIR_TICK
  * searches one task from the global queue, its own overflow queue or
  * another worker (so that nothing starves behind a worker that feeds
@@ -996,14 +1026,13 @@ find_work_slow(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 		if ((t = fair_take(p, w, pushed)) != NULL)
 			goto other;
 		/* The fast path (find_work) did not look: do it now. */
-		if ((w->helping || w->lifo_runs < CREW__LIFO_MAX_RUNS) &&
+		if (lifo_newest_ok(w) &&
 		    (t = crew__lifo_pop(&w->lifo)) != NULL) {
 			w->lifo_runs++;
 			return t;
 		}
 	}
-	if ((t = crew__ring_pop(w)) != NULL ||
-	    (t = crew__lifo_pop(&w->lifo)) != NULL)
+	if ((t = crew__ring_pop(w)) != NULL || (t = lifo_take(w)) != NULL)
 		goto other;
 	if ((t = crew__ring_refill(w, &w->ovf, &got)) != NULL)
 		goto refilled;
@@ -1074,7 +1103,7 @@ find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 	*pushed = false;
 	*busy = false;
 	if (CREW__LIKELY(--w->fair_left != 0)) {
-		if ((w->helping || w->lifo_runs < CREW__LIFO_MAX_RUNS) &&
+		if (lifo_newest_ok(w) &&
 		    (t = crew__lifo_pop(&w->lifo)) != NULL) {
 			w->lifo_runs++;
 			return t;
@@ -1112,9 +1141,16 @@ crew__help_one(struct crew__worker *w, int where)
 	w->helping++;
 	if (CREW__UNLIKELY(where != CREW__HELP_ALL)) {
 		CREW__STAT_ADD(w, deep_waits, 1);
-		if ((t = crew__lifo_pop(&w->lifo)) == NULL &&
-		    where == CREW__HELP_OWN)
-			t = crew__ring_pop(w);
+		/* Past the limit in a row, report nothing found here: the
+		 * wait then goes on on a relay, whose search takes the ring
+		 * or the stack's oldest task (lifo_take). */
+		t = NULL;
+		if (lifo_newest_ok(w) &&
+		    (t = crew__lifo_pop(&w->lifo)) != NULL)
+			w->lifo_runs++;
+		if (t == NULL && where == CREW__HELP_OWN &&
+		    (t = crew__ring_pop(w)) != NULL)
+			w->lifo_runs = 0;
 	} else {
 		t = find_work(w->pool, w, &pushed, &busy);
 	}

@@ -128,9 +128,11 @@ crew_wg_wait(crew_wg *wg)
 	if ((atomic_load_explicit(w, memory_order_acquire) & WG_COUNT) == 0)
 		return 0;
 	/* Fork-join fast path: the child we wait for is usually the newest
-	 * task on our own LIFO stack; run it and look again. */
+	 * task on our own LIFO stack; run it and look again.  Not past half
+	 * the stack: there crew__wg_help decides what may still nest here. */
 	me = crew__tls_worker;
-	if (me != NULL && (t = crew__lifo_pop(&me->lifo)) != NULL) {
+	if (me != NULL && !crew__stack_deep(me) &&
+	    (t = crew__lifo_pop(&me->lifo)) != NULL) {
 		t->fn(t);
 		CREW__STAT_ADD(me, tasks_run, 1);
 		/* acquire: as above */
@@ -149,7 +151,12 @@ crew_wg_wait(crew_wg *wg)
  * usual; only then, instead of napping, does it go on on a relay, whose
  * fresh stack helps with everything.  So a deep fork-join whose child was
  * merely stolen does not pay a relay (a few microseconds, and a fault per
- * stack page it touches) for a wait that short.  If no relay
+ * stack page it touches) for a wait that short.  Past three quarters it
+ * goes on on a relay at once, LIFO stack or not: a chain of tasks that
+ * each push one child and wait for it finds that child on top at every
+ * wait, so helping with the LIFO stack alone nested the whole chain here
+ * and overflowed (100,000 deep, 8 MiB stacks; found by an adversarial
+ * review; test conc/wg_chain_deep).  If no relay
  * can be had, it naps and tries again, helping meanwhile with its LIFO
  * stack and, above three quarters of the stack, its ring (crew__help_one);
  * a pool of one worker then helps with everything on this stack, since
@@ -172,6 +179,13 @@ crew__wg_help(_Atomic uint32_t *w, struct crew__worker *me)
 			continue;
 		}
 		deep = CREW__UNLIKELY(crew__stack_deep(me));
+		if (deep && !relay_failed &&
+		    (uintptr_t)__builtin_frame_address(0) < me->stack_low) {
+			/* returns once the count is zero */
+			if (crew__relay_wait(me, w) == 0)
+				continue;
+			relay_failed = true;
+		}
 		where = CREW__HELP_ALL;
 		if (deep && !relay_failed)
 			where = CREW__HELP_LIFO;

@@ -66,7 +66,10 @@
 	X(relayed_wait_keeps_thread, 60)                                      \
 	X(cross_pool_submit, 30)                                              \
 	X(spin_idle_cpu, 60)                                                  \
-	X(refused_batch_intact, 60)
+	X(refused_batch_intact, 60)                                            \
+	X(wg_chain_deep, 120)                                                 \
+	X(for_small_stacks, 120)                                              \
+	X(poller_beside_awaited, 60)
 
 #define CONC_DECL(name, timeout) int t_##name(void);
 CONC_CASES(CONC_DECL)

@@ -1496,3 +1496,231 @@ t_for_fans_out(void)
 	    (unsigned long long)st.fan_out_taken);
 	return 0;
 }
+
+/*
+ * A chain of tasks, each of which submits one child and waits for it (a
+ * wait group on its stack), 1 and 2 workers with 64 KiB stacks: the child
+ * is on top of the waiter's LIFO stack at every wait, so a wait that
+ * helped with that stack alone nested the whole chain on one stack and
+ * overflowed it (100,000 deep on 8 MiB stacks, 300 deep on 64 KiB).  Past
+ * three quarters of its stack a wait now goes on on a relay.
+ */
+struct chain_link {
+	crew_task task;
+	struct chain_link *next; /* the child, NULL at the end */
+	crew_pool *pool;
+	crew_wg *wg;             /* the parent's */
+	atomic_uint ran;
+};
+
+static void
+chain_link_fn(crew_task *t)
+{
+	struct chain_link *c = crew_container_of(t, struct chain_link, task);
+	crew_wg *up = c->wg, wg = CREW_WG_INIT;
+
+	atomic_fetch_add(&c->ran, 1);
+	if (c->next != NULL) {
+		c->next->wg = &wg;
+		crew_wg_add(&wg, 1);
+		if (crew_submit(c->pool, &c->next->task) != 0)
+			chain_link_fn(&c->next->task);
+		crew_wg_wait(&wg);
+	}
+	crew_wg_done(up);
+}
+
+int
+t_wg_chain_deep(void)
+{
+	size_t n = t_scaled(20000);
+	struct chain_link *links = calloc(n, sizeof(*links));
+
+	T_CHECK(links != NULL, "oom");
+	for (unsigned workers = 1; workers <= 2; workers++) {
+		crew_config cfg;
+		crew_pool *p;
+		crew_wg wg = CREW_WG_INIT;
+		crew_stats st;
+
+		crew_config_init(&cfg);
+		cfg.max_threads = workers;
+		cfg.stack_size = 65536;
+		p = t_pool_cfg(&cfg);
+		T_CHECK(p != NULL, "create");
+		for (size_t i = 0; i < n; i++) {
+			links[i].task = (crew_task)CREW_TASK_INIT(chain_link_fn);
+			links[i].next = i + 1 < n ? &links[i + 1] : NULL;
+			links[i].pool = p;
+			atomic_store(&links[i].ran, 0);
+		}
+		links[0].wg = &wg;
+		crew_wg_add(&wg, 1);
+		T_CHECK(crew_submit(p, &links[0].task) == 0, "submit");
+		T_CHECK(crew_wg_wait(&wg) == 0, "wait");
+		for (size_t i = 0; i < n; i++)
+			T_CHECK(atomic_load(&links[i].ran) == 1,
+			    "%u workers: link %zu ran %u times", workers, i,
+			    atomic_load(&links[i].ran));
+		crew_pool_stats(p, &st);
+		fprintf(stderr, "wg_chain_deep: %u workers, %zu links, %llu "
+		    "relayed waits, %llu relay stacks\n", workers, n,
+		    (unsigned long long)st.relays,
+		    (unsigned long long)st.relay_stacks);
+		T_CHECK(st.relays > 0, "%zu nested waits on 64 KiB stacks "
+		    "and no relay", n);
+		T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	}
+	free(links);
+	return 0;
+}
+
+/*
+ * crew_for on pools with the smallest stacks crew_pool_create accepts
+ * (PTHREAD_STACK_MIN) and a few sizes above, automatic and fine grains:
+ * every index exactly once, no overflow.  A waiting frame ran its own
+ * splits nested, 3 KiB of split descriptors a level, and overflowed
+ * stacks up to 64 KiB.
+ */
+static atomic_uchar *small_hits;
+
+static void
+small_fn(void *ctx, size_t lo, size_t hi)
+{
+	(void)ctx;
+	for (size_t i = lo; i < hi; i++)
+		atomic_fetch_add(&small_hits[i], 1);
+}
+
+int
+t_for_small_stacks(void)
+{
+	size_t n = (size_t)1 << 16, stacks[4], grains[3] = { 0, 1, 64 };
+	long min = sysconf(_SC_THREAD_STACK_MIN);
+
+	stacks[0] = min > 0 ? (size_t)min : 16384;
+	stacks[1] = 24576;
+	stacks[2] = 32768;
+	stacks[3] = 65536;
+	small_hits = calloc(n, 1);
+	T_CHECK(small_hits != NULL, "oom");
+	for (int s = 0; s < 4; s++) {
+		crew_config cfg;
+		crew_pool *p;
+		crew_stats st;
+
+		crew_config_init(&cfg);
+		cfg.max_threads = 2;
+		cfg.stack_size = stacks[s];
+		p = t_pool_cfg(&cfg);
+		T_CHECK(p != NULL, "create, stack %zu", stacks[s]);
+		for (int g = 0; g < 3; g++)
+			for (int rep = 0; rep < 10; rep++) {
+				memset((void *)small_hits, 0, n);
+				T_CHECK(crew_for(p, 0, n, grains[g], small_fn,
+				    NULL) == 0, "crew_for");
+				for (size_t i = 0; i < n; i++)
+					T_CHECK(small_hits[i] == 1, "stack %zu, "
+					    "grain %zu: index %zu hit %u times",
+					    stacks[s], grains[g], i,
+					    small_hits[i]);
+			}
+		crew_pool_stats(p, &st);
+		fprintf(stderr, "for_small_stacks: stack %zu, %llu relayed "
+		    "waits\n", stacks[s], (unsigned long long)st.relays);
+		T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	}
+	free((void *)small_hits);
+	return 0;
+}
+
+/*
+ * A poller (a task that reschedules itself until a flag is set) beside
+ * the task that sets the flag, on one worker, so no thief can help: the
+ * poller must not starve it.  Each case gives up after POLL_LIMIT polls,
+ * which fails the check instead of hanging.
+ *   below: A submits C, then the poller, and returns (C is older on the
+ *          LIFO stack, under the poller);
+ *   below_in_wait: the same, and A waits for the poller (helping);
+ *   ring_in_wait: C waits in the ring (a batch [C, A] from outside, the
+ *          refill runs A), A submits the poller and waits for it.
+ */
+#define POLL_LIMIT 1000000L
+enum { POLL_BELOW, POLL_BELOW_IN_WAIT, POLL_RING_IN_WAIT, POLL_CASES };
+static const char *const poll_case_name[POLL_CASES] = { "below",
+	"below_in_wait", "ring_in_wait" };
+static crew_pool *poll_pool;
+static int poll_case;
+static atomic_int poll_flag;
+static atomic_long poll_count;
+static crew_wg poll_done, poll_wg;
+
+static void
+poll_c_fn(crew_task *t)
+{
+	(void)t;
+	atomic_store(&poll_flag, 1);
+}
+
+static void
+poll_p_fn(crew_task *t)
+{
+	if (!atomic_load(&poll_flag) &&
+	    atomic_fetch_add(&poll_count, 1) < POLL_LIMIT &&
+	    crew_submit(poll_pool, t) == 0)
+		return;
+	crew_wg_done(poll_case == POLL_BELOW ? &poll_done : &poll_wg);
+}
+
+static crew_task poll_c = CREW_TASK_INIT(poll_c_fn);
+static crew_task poll_p = CREW_TASK_INIT(poll_p_fn);
+
+static void
+poll_a_fn(crew_task *t)
+{
+	(void)t;
+	if (poll_case != POLL_RING_IN_WAIT)
+		(void)crew_submit(poll_pool, &poll_c);
+	if (poll_case != POLL_BELOW)
+		crew_wg_add(&poll_wg, 1);
+	(void)crew_submit(poll_pool, &poll_p);
+	if (poll_case != POLL_BELOW) {
+		crew_wg_wait(&poll_wg);
+		crew_wg_done(&poll_done);
+	}
+}
+
+static crew_task poll_a = CREW_TASK_INIT(poll_a_fn);
+
+int
+t_poller_beside_awaited(void)
+{
+	for (poll_case = 0; poll_case < POLL_CASES; poll_case++) {
+		crew_batch b = CREW_BATCH_INIT;
+
+		poll_pool = t_pool(1);
+		T_CHECK(poll_pool != NULL, "create");
+		atomic_store(&poll_flag, 0);
+		atomic_store(&poll_count, 0);
+		crew_wg_init(&poll_done);
+		crew_wg_init(&poll_wg);
+		crew_wg_add(&poll_done, 1);
+		if (poll_case == POLL_RING_IN_WAIT) {
+			T_CHECK(crew_batch_push(&b, &poll_c) == 0 &&
+			    crew_batch_push(&b, &poll_a) == 0, "batch");
+			T_CHECK(crew_schedule(poll_pool, b) == 0, "schedule");
+		} else {
+			T_CHECK(crew_submit(poll_pool, &poll_a) == 0,
+			    "submit");
+		}
+		T_CHECK(crew_wg_wait(&poll_done) == 0, "wait");
+		fprintf(stderr, "poller_beside_awaited: %s: %ld polls\n",
+		    poll_case_name[poll_case], atomic_load(&poll_count));
+		T_CHECK(atomic_load(&poll_flag) == 1 &&
+		    atomic_load(&poll_count) < POLL_LIMIT, "%s: the poller "
+		    "starved the task it polled for (%ld polls)",
+		    poll_case_name[poll_case], atomic_load(&poll_count));
+		T_CHECK(crew_pool_destroy(poll_pool) == 0, "destroy");
+	}
+	return 0;
+}
