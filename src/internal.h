@@ -210,6 +210,9 @@ struct crew__worker {
 	/* O: three quarters of that stack used: past it, even a wait that
 	 * could not have a relay takes only its LIFO stack (crew__wg_help) */
 	uintptr_t stack_low;
+	/* O: RELAY_MARGIN bytes (or an eighth) from the end of that stack:
+	 * past it a wait goes on on a relay at once (crew__wg_help) */
+	uintptr_t stack_end;
 	struct crew__relay *relays; /* O: spare relay stacks (relay.c) */
 	unsigned fair_left;         /* O: searches until the fairness check */
 	uint32_t global_tail;       /* O: our tail after our last refill
@@ -343,9 +346,11 @@ bool crew__slice_set(uint64_t ns);
 /* Whether the calling thread changed its slice (crew__slice_set), which
  * threads it creates inherit. */
 extern _Thread_local bool crew__tls_sliced;
-/* Where crew__help_one may look (crew__wg_help picks): everywhere, only
- * the worker's LIFO stack, or its LIFO stack and ring. */
-enum { CREW__HELP_ALL, CREW__HELP_LIFO, CREW__HELP_OWN };
+/* Where crew__help_one may look (crew__wg_help picks): everywhere; only
+ * the worker's LIFO stack, a relay to follow; with no relay to be had,
+ * only its LIFO stack, or its LIFO stack and ring. */
+enum { CREW__HELP_ALL, CREW__HELP_LIFO, CREW__HELP_LIFO_STUCK,
+	CREW__HELP_OWN };
 /* Runs one task of w's pool if one can be found where `where` allows;
  * false if none. */
 bool crew__help_one(struct crew__worker *w, int where);
@@ -360,8 +365,9 @@ crew__stack_deep(const struct crew__worker *w)
 
 /* At thread start: half-way between the calling thread's stack bottom
  * and its current frame (stacks grow down); 0 if unknown.  *low: three
- * quarters of the way (0 if unknown). */
-uintptr_t crew__stack_half(uintptr_t *low);
+ * quarters of the way; *end: where a wait relays at once, near the bottom
+ * (relay.c); both 0 if unknown. */
+uintptr_t crew__stack_half(uintptr_t *low, uintptr_t *end);
 /* The rest of a helping wait on wait-group word wg, on a relay stack of
  * the calling thread, w's (relay.c): returns 0 once the count is zero,
  * CREW_EAGAIN if no relay could be had. */

@@ -1127,7 +1127,8 @@ find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed,
  * hand the rest of the wait to a relay with a fresh stack (relay.c).  If
  * no relay can be had, it also takes its own ring (CREW__HELP_OWN) while
  * less than three quarters of the stack is used, as TBB stops stealing
- * near the end of its stack.  Not the ring otherwise: a ring just refilled
+ * near the end of its stack, and only its LIFO stack beyond
+ * (CREW__HELP_LIFO_STUCK).  Not the ring otherwise: a ring just refilled
  * from the global queue holds up to CREW_RING_CAP unrelated tasks that may
  * each wait, and under TSan (bigger frames, a quarter of a 256 KiB stack left)
  * nesting them overflowed (test conc/deep_waits_for_outside_replies).
@@ -1141,15 +1142,19 @@ crew__help_one(struct crew__worker *w, int where)
 	w->helping++;
 	if (CREW__UNLIKELY(where != CREW__HELP_ALL)) {
 		CREW__STAT_ADD(w, deep_waits, 1);
-		/* Past the limit in a row, report nothing found here: the
-		 * wait then goes on on a relay, whose search takes the ring
-		 * or the stack's oldest task (lifo_take). */
+		/* Past the limit in a row: with a relay to follow, report
+		 * nothing found here, and the wait goes on on the relay, whose
+		 * search takes the ring or the stack's oldest task
+		 * (lifo_take); with none, take them here. */
 		t = NULL;
 		if (lifo_newest_ok(w) &&
 		    (t = crew__lifo_pop(&w->lifo)) != NULL)
 			w->lifo_runs++;
-		if (t == NULL && where == CREW__HELP_OWN &&
+		else if (where == CREW__HELP_OWN &&
 		    (t = crew__ring_pop(w)) != NULL)
+			w->lifo_runs = 0;
+		else if (where != CREW__HELP_LIFO && !lifo_newest_ok(w) &&
+		    (t = lifo_take(w)) != NULL)
 			w->lifo_runs = 0;
 	} else {
 		t = find_work(w->pool, w, &pushed, &busy);
@@ -1288,7 +1293,7 @@ worker_main(void *arg)
 	pthread_mutex_unlock(&p->spawn_lock);
 	crew__tls_worker = w;
 	/* Before the start hook, whose helping waits count as deep too. */
-	w->stack_half = crew__stack_half(&w->stack_low);
+	w->stack_half = crew__stack_half(&w->stack_low, &w->stack_end);
 	pin_self(p, w);
 	slice_self(p, w);
 	name_thread(p, w->index);

@@ -107,15 +107,32 @@ static _Thread_local struct crew__relay *relay_starting;
  * ~900 KiB, whose middle lies above the thread's first frame, so every
  * wait looked deep and relayed at once, forever.
  */
+/*
+ * *end: where a wait goes on on a relay at once, RELAY_MARGIN bytes (or
+ * an eighth of the stack, if more) above its bottom: room for the frames a
+ * task pushed since the last look, and for the switch itself (a first
+ * call through the PLT saves the vector registers on the stack, 2.5 KiB
+ * and more; at three quarters of a 16 KiB stack that overflowed).  On
+ * stacks under about 16 KiB that is above half: every deep wait relays.
+ * Only so near the end: every wait past the mark pays a relay, and a
+ * fork-join tree whose deep levels lie past it waits there millions of
+ * times (a 64 KiB stack with 1.5 KiB frames at three quarters: 6 million
+ * relays, 12 s against 0.3 s).
+ */
+#define RELAY_MARGIN 8192
+
 static inline uintptr_t
-stack_marks(uintptr_t lo, uintptr_t top, uintptr_t *low)
+stack_marks(uintptr_t lo, uintptr_t top, uintptr_t *low, uintptr_t *end)
 {
+	uintptr_t margin = (top - lo) / 8;
+
 	*low = lo + (top - lo) / 4;	/* three quarters used */
+	*end = lo + (margin > RELAY_MARGIN ? margin : RELAY_MARGIN);
 	return lo + (top - lo) / 2;
 }
 
 __attribute__((noinline)) uintptr_t
-crew__stack_half(uintptr_t *low)
+crew__stack_half(uintptr_t *low, uintptr_t *end)
 {
 	uintptr_t top = (uintptr_t)__builtin_frame_address(0), half = 0;
 	pthread_attr_t a;
@@ -123,11 +140,12 @@ crew__stack_half(uintptr_t *low)
 	size_t size;
 
 	*low = 0;
+	*end = 0;
 	if (pthread_getattr_np(pthread_self(), &a) != 0)
 		return 0;
 	if (pthread_attr_getstack(&a, &lo, &size) == 0 &&
 	    (uintptr_t)lo < top && top - (uintptr_t)lo <= size)
-		half = stack_marks((uintptr_t)lo, top, low);
+		half = stack_marks((uintptr_t)lo, top, low, end);
 	pthread_attr_destroy(&a);
 	return half;
 }
@@ -286,7 +304,7 @@ int
 crew__relay_wait(struct crew__worker *w, _Atomic uint32_t *wg)
 {
 	struct crew__relay *r = relay_get(w);
-	uintptr_t half = w->stack_half, low = w->stack_low;
+	uintptr_t half = w->stack_half, low = w->stack_low, end = w->stack_end;
 	int rc;
 #ifdef RELAY_ASAN
 	void *fake = NULL;
@@ -300,7 +318,8 @@ crew__relay_wait(struct crew__worker *w, _Atomic uint32_t *wg)
 	r->back.uc_stack.ss_size = 0;
 	r->w = w;
 	r->wg = wg;
-	w->stack_half = stack_marks(r->bottom, r->top, &w->stack_low);
+	w->stack_half = stack_marks(r->bottom, r->top, &w->stack_low,
+	    &w->stack_end);
 	/* The thread's mask and FP environment go with us (see the top). */
 	(void)pthread_sigmask(SIG_BLOCK, NULL, &r->ctx.uc_sigmask);
 	(void)fegetenv(&r->fenv);
@@ -323,6 +342,7 @@ crew__relay_wait(struct crew__worker *w, _Atomic uint32_t *wg)
 #endif
 	w->stack_half = half;
 	w->stack_low = low;
+	w->stack_end = end;
 	if (rc != 0) {
 #ifdef RELAY_TSAN
 		__tsan_switch_to_fiber(r->back_fiber, 0);

@@ -151,12 +151,13 @@ crew_wg_wait(crew_wg *wg)
  * usual; only then, instead of napping, does it go on on a relay, whose
  * fresh stack helps with everything.  So a deep fork-join whose child was
  * merely stolen does not pay a relay (a few microseconds, and a fault per
- * stack page it touches) for a wait that short.  Past three quarters it
- * goes on on a relay at once, LIFO stack or not: a chain of tasks that
- * each push one child and wait for it finds that child on top at every
- * wait, so helping with the LIFO stack alone nested the whole chain here
- * and overflowed (100,000 deep, 8 MiB stacks; found by an adversarial
- * review; test conc/wg_chain_deep).  If no relay
+ * stack page it touches) for a wait that short.  Near the end of the
+ * stack (stack_end: an eighth of it or 8 KiB, relay.c) it goes on on a
+ * relay at once, LIFO stack or not: a chain of tasks that each push one
+ * child and wait for it finds that child on top at every wait, so helping
+ * with the LIFO stack alone nested the whole chain here and overflowed
+ * (100,000 deep, 8 MiB stacks; found by an adversarial review; test
+ * conc/wg_chain_deep).  If no relay
  * can be had, it naps and tries again, helping meanwhile with its LIFO
  * stack and, above three quarters of the stack, its ring (crew__help_one);
  * a pool of one worker then helps with everything on this stack, since
@@ -167,10 +168,19 @@ crew__wg_help(_Atomic uint32_t *w, struct crew__worker *me)
 {
 	uint32_t s;
 	long nap = 20000;
-	unsigned misses = 0;
+	unsigned misses = 0, runs_before = 0;
 	bool deep, relay_failed = false;
 	int where;
 
+	/* Each wait counts the tasks it takes in a row from the LIFO stack
+	 * on its own (crew__help_one): a count shared by the nest let every
+	 * 256th pop anywhere in a fork-join tree run the stack's oldest task
+	 * nested, and nesting grew with the number of tasks, not the depth
+	 * (a binary tree of 16.7M tasks nested 245,000 deep). */
+	if (me != NULL) {
+		runs_before = me->lifo_runs;
+		me->lifo_runs = 0;
+	}
 	/* acquire: pairs with the release of the last done */
 	while (((s = atomic_load_explicit(w, memory_order_acquire)) &
 	    WG_COUNT) != 0) {
@@ -180,7 +190,7 @@ crew__wg_help(_Atomic uint32_t *w, struct crew__worker *me)
 		}
 		deep = CREW__UNLIKELY(crew__stack_deep(me));
 		if (deep && !relay_failed &&
-		    (uintptr_t)__builtin_frame_address(0) < me->stack_low) {
+		    (uintptr_t)__builtin_frame_address(0) < me->stack_end) {
 			/* returns once the count is zero */
 			if (crew__relay_wait(me, w) == 0)
 				continue;
@@ -191,7 +201,8 @@ crew__wg_help(_Atomic uint32_t *w, struct crew__worker *me)
 			where = CREW__HELP_LIFO;
 		else if (deep && me->pool->max_threads > 1)
 			where = (uintptr_t)__builtin_frame_address(0) >
-			    me->stack_low ? CREW__HELP_OWN : CREW__HELP_LIFO;
+			    me->stack_low ? CREW__HELP_OWN :
+			    CREW__HELP_LIFO_STUCK;
 		/* Our own newest work first (most often the very child we
 		 * are waiting for), through the worker's search, whose
 		 * fairness check also runs here: a wait that only popped
@@ -220,4 +231,6 @@ crew__wg_help(_Atomic uint32_t *w, struct crew__worker *me)
 				nap *= 2;
 		}
 	}
+	if (me != NULL)
+		me->lifo_runs = runs_before;
 }

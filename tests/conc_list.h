@@ -69,7 +69,9 @@
 	X(refused_batch_intact, 60)                                            \
 	X(wg_chain_deep, 120)                                                 \
 	X(for_small_stacks, 120)                                              \
-	X(poller_beside_awaited, 60)
+	X(poller_beside_awaited, 60)                                           \
+	X(fork_tree_nesting, 60)                                              \
+	X(wg_chain_without_relays, 90)
 
 #define CONC_DECL(name, timeout) int t_##name(void);
 CONC_CASES(CONC_DECL)

@@ -1592,6 +1592,17 @@ small_fn(void *ctx, size_t lo, size_t hi)
 		atomic_fetch_add(&small_hits[i], 1);
 }
 
+static crew_pool *small_pool;
+
+static void
+small_outer_fn(void *ctx, size_t lo, size_t hi)
+{
+	(void)ctx;
+	for (size_t i = lo; i < hi; i++)
+		(void)crew_for(small_pool, i * 256, (i + 1) * 256, 1, small_fn,
+		    NULL);
+}
+
 int
 t_for_small_stacks(void)
 {
@@ -1602,6 +1613,13 @@ t_for_small_stacks(void)
 	stacks[1] = 24576;
 	stacks[2] = 32768;
 	stacks[3] = 65536;
+#if defined(__SANITIZE_ADDRESS__)
+	/* AddressSanitizer makes every frame, this test's and crew's, about
+	 * three times larger (redzones): on 16 KiB it overflowed in the
+	 * test's own nested calls before crew's next look at the stack. */
+	for (int s = 0; s < 4; s++)
+		stacks[s] *= 4;
+#endif
 	small_hits = calloc(n, 1);
 	T_CHECK(small_hits != NULL, "oom");
 	for (int s = 0; s < 4; s++) {
@@ -1629,6 +1647,32 @@ t_for_small_stacks(void)
 		fprintf(stderr, "for_small_stacks: stack %zu, %llu relayed "
 		    "waits\n", stacks[s], (unsigned long long)st.relays);
 		T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	}
+	/* Nested: crew_for from inside crew_for's calls, 3 workers, the
+	 * smallest stack (waits there relay). */
+	for (unsigned workers = 2; workers <= 3; workers++) {
+		crew_config cfg;
+		crew_stats st;
+
+		crew_config_init(&cfg);
+		cfg.max_threads = workers;
+		cfg.stack_size = stacks[0];
+		small_pool = t_pool_cfg(&cfg);
+		T_CHECK(small_pool != NULL, "create");
+		for (int rep = 0; rep < 10; rep++) {
+			memset((void *)small_hits, 0, n);
+			T_CHECK(crew_for(small_pool, 0, n / 256, 1,
+			    small_outer_fn, NULL) == 0, "crew_for");
+			for (size_t i = 0; i < n; i++)
+				T_CHECK(small_hits[i] == 1, "nested, %u "
+				    "workers: index %zu hit %u times", workers,
+				    i, small_hits[i]);
+		}
+		crew_pool_stats(small_pool, &st);
+		fprintf(stderr, "for_small_stacks: nested, %u workers, stack "
+		    "%zu, %llu relayed waits\n", workers, stacks[0],
+		    (unsigned long long)st.relays);
+		T_CHECK(crew_pool_destroy(small_pool) == 0, "destroy");
 	}
 	free((void *)small_hits);
 	return 0;
@@ -1722,5 +1766,222 @@ t_poller_beside_awaited(void)
 		    poll_case_name[poll_case], atomic_load(&poll_count));
 		T_CHECK(crew_pool_destroy(poll_pool) == 0, "destroy");
 	}
+	return 0;
+}
+
+/*
+ * Fork-join trees whose nodes submit all their children and wait (k = 2
+ * and 4), on one worker: tasks nest on the worker's stack as deep as the
+ * tree, no deeper.  When the LIFO stack's run limit counted the pops of
+ * every wait of the nest together, every 256th pop ran the stack's oldest
+ * task (the largest pending subtree) nested, and nesting grew with the
+ * number of tasks: 30,000 deep for 2^21 tasks.
+ */
+static _Thread_local unsigned tree_nest;
+static atomic_uint tree_max_nest;
+static atomic_ulong tree_nodes;
+static crew_pool *tree_pool;
+static unsigned tree_k;
+
+struct tree_node {
+	crew_task task;
+	unsigned depth;
+	crew_wg *wg;
+};
+
+static void
+tree_node_fn(crew_task *t)
+{
+	struct tree_node *nd = crew_container_of(t, struct tree_node, task);
+	crew_wg *up = nd->wg;
+	unsigned m = atomic_load(&tree_max_nest);
+
+	tree_nest++;
+	while (tree_nest > m &&
+	    !atomic_compare_exchange_weak(&tree_max_nest, &m, tree_nest))
+		;
+	atomic_fetch_add_explicit(&tree_nodes, 1, memory_order_relaxed);
+	if (nd->depth > 0) {
+		struct tree_node ch[4];
+		crew_wg wg = CREW_WG_INIT;
+
+		crew_wg_add(&wg, tree_k);
+		for (unsigned i = 0; i < tree_k; i++) {
+			ch[i] = (struct tree_node){ CREW_TASK_INIT(tree_node_fn),
+			    nd->depth - 1, &wg };
+			if (crew_submit(tree_pool, &ch[i].task) != 0)
+				tree_node_fn(&ch[i].task);
+		}
+		crew_wg_wait(&wg);
+	}
+	tree_nest--;
+	if (up != NULL)
+		crew_wg_done(up);
+}
+
+int
+t_fork_tree_nesting(void)
+{
+	static const unsigned ks[2] = { 2, 4 }, depths[2] = { 18, 9 };
+
+	for (int c = 0; c < 2; c++) {
+		crew_wg wg = CREW_WG_INIT;
+		struct tree_node root = { CREW_TASK_INIT(tree_node_fn), depths[c],
+		    &wg };
+		unsigned long want = 0, level = 1;
+
+		for (unsigned d = 0; d <= depths[c]; d++, level *= ks[c])
+			want += level;
+		tree_pool = t_pool(1);
+		T_CHECK(tree_pool != NULL, "create");
+		tree_k = ks[c];
+		atomic_store(&tree_max_nest, 0);
+		atomic_store(&tree_nodes, 0);
+		crew_wg_add(&wg, 1);
+		T_CHECK(crew_submit(tree_pool, &root.task) == 0, "submit");
+		T_CHECK(crew_wg_wait(&wg) == 0, "wait");
+		fprintf(stderr, "fork_tree_nesting: k=%u depth %u: %lu nodes, "
+		    "nested %u deep\n", ks[c], depths[c],
+		    atomic_load(&tree_nodes), atomic_load(&tree_max_nest));
+		T_CHECK(atomic_load(&tree_nodes) == want, "%lu nodes ran, "
+		    "want %lu", atomic_load(&tree_nodes), want);
+		T_CHECK(atomic_load(&tree_max_nest) <= depths[c] + 1,
+		    "k=%u depth %u: tasks nested %u deep", ks[c], depths[c],
+		    atomic_load(&tree_max_nest));
+		T_CHECK(crew_pool_destroy(tree_pool) == 0, "destroy");
+	}
+	return 0;
+}
+
+/*
+ * A chain of waits (conc/wg_chain_deep's links) that goes past half of a
+ * 4 MiB stack with no relay stack to be had, while the pool's other worker
+ * is blocked in a task: the chain's waits run their children on this
+ * stack (nothing else would), and the chain completes.  It stops growing
+ * at 80% of the stack, whatever the build's frame sizes.  A run limit that
+ * made a deep wait report "nothing" to make it relay left such a wait
+ * napping forever.
+ */
+static atomic_int nr_release, nr_done;
+
+static void
+nr_nap_ms(void)
+{
+	struct timespec ts = { 0, 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static uintptr_t nr_top;
+static size_t nr_stack;
+static atomic_ulong nr_links;
+static crew_task *nr_root;
+
+struct nr_link {
+	crew_task task;
+	crew_pool *pool;
+	crew_wg *wg;
+};
+
+static void
+nr_link_fn(crew_task *t)
+{
+	struct nr_link *c = crew_container_of(t, struct nr_link, task);
+	crew_wg *up = c->wg, wg = CREW_WG_INIT;
+	struct nr_link child;
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+
+	if (nr_top == 0)
+		nr_top = here;
+	atomic_fetch_add(&nr_links, 1);
+	if (nr_top - here < nr_stack / 10 * 8) {
+		child = (struct nr_link){ CREW_TASK_INIT(nr_link_fn), c->pool,
+		    &wg };
+		crew_wg_add(&wg, 1);
+		if (crew_submit(c->pool, &child.task) != 0)
+			nr_link_fn(&child.task);
+		crew_wg_wait(&wg);
+	}
+	if (t == nr_root)
+		atomic_store(&nr_done, 1);
+	crew_wg_done(up);
+}
+
+static void
+nr_blocker_fn(crew_task *t)
+{
+	(void)t;
+	while (!atomic_load(&nr_release))
+		nr_nap_ms();
+}
+
+static void
+nr_nothing_fn(crew_task *t)
+{
+	(void)t;
+}
+
+int
+t_wg_chain_without_relays(void)
+{
+	crew_config cfg;
+	crew_pool *p;
+	crew_wg wg = CREW_WG_INIT;
+	crew_task blocker = CREW_TASK_INIT(nr_blocker_fn);
+	crew_task nothing = CREW_TASK_INIT(nr_nothing_fn);
+	struct nr_link root;
+	crew_stats st;
+	int done = 0;
+
+	crew_config_init(&cfg);
+	cfg.max_threads = 2;
+	cfg.stack_size = nr_stack = (size_t)4 << 20;
+	p = t_pool_cfg(&cfg);
+	T_CHECK(p != NULL, "create");
+	atomic_store(&nr_release, 0);
+	atomic_store(&nr_done, 0);
+	atomic_store(&nr_links, 0);
+	nr_top = 0;
+	root = (struct nr_link){ CREW_TASK_INIT(nr_link_fn), p, &wg };
+	nr_root = &root.task;
+	/* One worker blocked, the other up and idle (thread stacks are
+	 * MAP_STACK mappings too: no new thread once they fail). */
+	T_CHECK(crew_submit(p, &blocker) == 0, "submit");
+	for (int tries = 0; tries < 5000; tries++) {
+		crew_pool_stats(p, &st);
+		if (st.threads_spawned == 2 && st.tasks_run == 1 &&
+		    st.threads_idle == 1)
+			break;
+		if (tries % 100 == 0 && st.tasks_run == 0)
+			(void)crew_submit(p, &nothing);
+		nr_nap_ms();
+	}
+	T_CHECK(st.threads_spawned == 2 && st.threads_idle == 1,
+	    "workers %llu, idle %llu", (unsigned long long)st.threads_spawned,
+	    (unsigned long long)st.threads_idle);
+	t_fail_stacks(1);
+	crew_wg_add(&wg, 1);
+	if (crew_submit(p, &root.task) != 0) {
+		t_fail_stacks(0);
+		atomic_store(&nr_release, 1);
+		T_CHECK(0, "submit");
+	}
+	/* No T_CHECK return until the blocker is released. */
+	for (int i = 0; i < 30000 && !(done = atomic_load(&nr_done)); i++)
+		nr_nap_ms();
+	t_fail_stacks(0);
+	atomic_store(&nr_release, 1);
+	T_CHECK(crew_wg_wait(&wg) == 0, "wait");
+	crew_pool_stats(p, &st);
+	fprintf(stderr, "wg_chain_without_relays: %lu links, %llu relayed "
+	    "waits, %llu deep waits\n", atomic_load(&nr_links),
+	    (unsigned long long)st.relays, (unsigned long long)st.deep_waits);
+	T_CHECK(done, "the chain did not complete in 30 s beside a blocked "
+	    "worker (%lu links)", atomic_load(&nr_links));
+	T_CHECK(st.relays == 0, "%llu relays with relay stacks failing",
+	    (unsigned long long)st.relays);
+	T_CHECK(st.deep_waits > 0, "the chain never went past half the "
+	    "stack (%lu links)", atomic_load(&nr_links));
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
 	return 0;
 }
