@@ -374,9 +374,10 @@ CREW_API int crew_pool_destroy(crew_pool *pool);
  * work first, then its queues, then steals) until the count reaches zero.
  * Helping waits nest (a task it runs may wait in turn); once half of the
  * thread's stack is used, a wait there runs only tasks from the worker's
- * own LIFO stack, then (at once past three quarters) goes on helping on a
- * relay, a fresh stack that the thread switches to until the count is zero
- * (README: Structured parallelism), so work cannot pile up on one stack.
+ * own LIFO stack, then (at once in the stack's last eighth or 8 KiB)
+ * goes on helping on a relay, a fresh stack that the thread switches to
+ * until the count is zero (README: Structured parallelism), so work cannot
+ * pile up on one stack.
  * The tasks a wait runs need not be the ones awaited: do not hold a lock
  * across it that any task of the pool may take (README: Usage rules).
  * On any other thread it sleeps on a futex without spinning.  Everything
