@@ -1862,7 +1862,9 @@ t_fork_tree_nesting(void)
  * made a deep wait report "nothing" to make it relay left such a wait
  * napping forever.
  */
-static atomic_int nr_release, nr_done;
+static atomic_int nr_release, nr_done, nr_blocking, nr_moved;
+static pthread_t nr_thread;
+static uintptr_t nr_limit;
 
 static void
 nr_nap_ms(void)
@@ -1891,10 +1893,28 @@ nr_link_fn(crew_task *t)
 	struct nr_link child;
 	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
 
-	if (nr_top == 0)
+	if (nr_top == 0) {
+		pthread_attr_t attr;
+		void *lo;
+		size_t size;
+
+		/* 80% of what is left below the first link (the top of a
+		 * thread's stack mapping may hold its TLS: 790 KB under
+		 * ThreadSanitizer) */
 		nr_top = here;
+		nr_thread = pthread_self();
+		nr_limit = 0;
+		if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+			if (pthread_attr_getstack(&attr, &lo, &size) == 0 &&
+			    (uintptr_t)lo < here)
+				nr_limit = (here - (uintptr_t)lo) / 10 * 8;
+			pthread_attr_destroy(&attr);
+		}
+	}
+	if (!pthread_equal(pthread_self(), nr_thread))
+		atomic_store(&nr_moved, 1); /* stop: the setup failed */
 	atomic_fetch_add(&nr_links, 1);
-	if (nr_top - here < nr_stack / 10 * 8) {
+	if (!atomic_load(&nr_moved) && nr_top - here < nr_limit) {
 		child = (struct nr_link){ CREW_TASK_INIT(nr_link_fn), c->pool,
 		    &wg };
 		crew_wg_add(&wg, 1);
@@ -1911,6 +1931,7 @@ static void
 nr_blocker_fn(crew_task *t)
 {
 	(void)t;
+	atomic_store(&nr_blocking, 1);
 	while (!atomic_load(&nr_release))
 		nr_nap_ms();
 }
@@ -1940,6 +1961,8 @@ t_wg_chain_without_relays(void)
 	T_CHECK(p != NULL, "create");
 	atomic_store(&nr_release, 0);
 	atomic_store(&nr_done, 0);
+	atomic_store(&nr_blocking, 0);
+	atomic_store(&nr_moved, 0);
 	atomic_store(&nr_links, 0);
 	nr_top = 0;
 	root = (struct nr_link){ CREW_TASK_INIT(nr_link_fn), p, &wg };
@@ -1950,15 +1973,20 @@ t_wg_chain_without_relays(void)
 	for (int tries = 0; tries < 5000; tries++) {
 		crew_pool_stats(p, &st);
 		if (st.threads_spawned == 2 && st.tasks_run == 1 &&
-		    st.threads_idle == 1)
+		    st.threads_idle == 1 && atomic_load(&nr_blocking))
 			break;
 		if (tries % 100 == 0 && st.tasks_run == 0)
 			(void)crew_submit(p, &nothing);
 		nr_nap_ms();
 	}
-	T_CHECK(st.threads_spawned == 2 && st.threads_idle == 1,
-	    "workers %llu, idle %llu", (unsigned long long)st.threads_spawned,
-	    (unsigned long long)st.threads_idle);
+	if (!(st.threads_spawned == 2 && st.threads_idle == 1 &&
+	    atomic_load(&nr_blocking))) {
+		atomic_store(&nr_release, 1);
+		T_CHECK(0, "setup: workers %llu, idle %llu, blocker %s",
+		    (unsigned long long)st.threads_spawned,
+		    (unsigned long long)st.threads_idle,
+		    atomic_load(&nr_blocking) ? "running" : "not running");
+	}
 	t_fail_stacks(1);
 	crew_wg_add(&wg, 1);
 	if (crew_submit(p, &root.task) != 0) {
@@ -1978,6 +2006,8 @@ t_wg_chain_without_relays(void)
 	    (unsigned long long)st.relays, (unsigned long long)st.deep_waits);
 	T_CHECK(done, "the chain did not complete in 30 s beside a blocked "
 	    "worker (%lu links)", atomic_load(&nr_links));
+	T_CHECK(!atomic_load(&nr_moved), "a link ran on the other worker, "
+	    "which should have been blocked");
 	T_CHECK(st.relays == 0, "%llu relays with relay stacks failing",
 	    (unsigned long long)st.relays);
 	T_CHECK(st.deep_waits > 0, "the chain never went past half the "
