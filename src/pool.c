@@ -981,7 +981,10 @@ work_unlist(struct crew_pool *p, struct crew__worker *w)
  * the others busy or blocked), a ring task or an older task of the stack
  * that it waited for never ran: a hang, and inside a helping wait there
  * was no limit at all (found by an adversarial review; test
- * conc/poller_beside_awaited).
+ * conc/poller_beside_awaited).  The price: on one worker, K waiting tasks
+ * that each poll more than CREW__LIFO_MAX_HELP_RUNS times nest K deep, each
+ * wait running the oldest pending sibling once its poller has had its
+ * turns (bounded by relays like any nest).
  */
 static inline __attribute__((always_inline)) bool
 lifo_newest_ok(const struct crew__worker *w)

@@ -199,7 +199,11 @@ crew__wg_help(_Atomic uint32_t *w, struct crew__worker *me)
 		where = CREW__HELP_ALL;
 		if (deep && !relay_failed)
 			where = CREW__HELP_LIFO;
-		else if (deep && me->pool->max_threads > 1)
+		/* relaxed: nworkers only grows; with one worker up (its
+		 * siblings not started, or failing to), nobody else would
+		 * run what this wait waits for */
+		else if (deep && atomic_load_explicit(&me->pool->nworkers,
+		    memory_order_relaxed) > 1)
 			where = (uintptr_t)__builtin_frame_address(0) >
 			    me->stack_low ? CREW__HELP_OWN :
 			    CREW__HELP_LIFO_STUCK;
