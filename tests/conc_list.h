@@ -71,7 +71,8 @@
 	X(for_small_stacks, 120)                                              \
 	X(poller_beside_awaited, 60)                                           \
 	X(fork_tree_nesting, 60)                                              \
-	X(wg_chain_without_relays, 90)
+	X(wg_chain_without_relays, 90)                                        \
+	X(wg_chain_one_worker_up, 90)
 
 #define CONC_DECL(name, timeout) int t_##name(void);
 CONC_CASES(CONC_DECL)

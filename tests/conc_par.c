@@ -1863,6 +1863,8 @@ t_fork_tree_nesting(void)
  * napping forever.
  */
 static atomic_int nr_release, nr_done, nr_blocking, nr_moved;
+static unsigned nr_fan;         /* children of the last link */
+static atomic_uint nr_fan_ran;
 static pthread_t nr_thread;
 static uintptr_t nr_limit;
 
@@ -1884,6 +1886,16 @@ struct nr_link {
 	crew_pool *pool;
 	crew_wg *wg;
 };
+
+static crew_wg *nr_kid_wg;
+
+static void
+nr_kid_fn(crew_task *t)
+{
+	(void)t;
+	atomic_fetch_add(&nr_fan_ran, 1);
+	crew_wg_done(nr_kid_wg);
+}
 
 static void
 nr_link_fn(crew_task *t)
@@ -1921,6 +1933,21 @@ nr_link_fn(crew_task *t)
 		if (crew_submit(c->pool, &child.task) != 0)
 			nr_link_fn(&child.task);
 		crew_wg_wait(&wg);
+	} else if (nr_fan > 0) {
+		/* More than the LIFO stack holds: the rest go to the ring. */
+		crew_task *kids = calloc(nr_fan, sizeof(*kids));
+
+		if (kids != NULL) {
+			crew_wg_add(&wg, nr_fan);
+			for (unsigned i = 0; i < nr_fan; i++) {
+				kids[i] = (crew_task)CREW_TASK_INIT(nr_kid_fn);
+				nr_kid_wg = &wg;
+				if (crew_submit(c->pool, &kids[i]) != 0)
+					nr_kid_fn(&kids[i]);
+			}
+			crew_wg_wait(&wg);
+			free(kids);
+		}
 	}
 	if (t == nr_root)
 		atomic_store(&nr_done, 1);
@@ -1963,6 +1990,7 @@ t_wg_chain_without_relays(void)
 	atomic_store(&nr_done, 0);
 	atomic_store(&nr_blocking, 0);
 	atomic_store(&nr_moved, 0);
+	nr_fan = 0;
 	atomic_store(&nr_links, 0);
 	nr_top = 0;
 	root = (struct nr_link){ CREW_TASK_INIT(nr_link_fn), p, &wg };
@@ -2013,5 +2041,81 @@ t_wg_chain_without_relays(void)
 	T_CHECK(st.deep_waits > 0, "the chain never went past half the "
 	    "stack (%lu links)", atomic_load(&nr_links));
 	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	return 0;
+}
+
+/*
+ * The same chain on a pool of 2 workers of which only one could start
+ * (thread creation failing), with no relay stack to be had, its last
+ * link waiting for 100 children (64 on its LIFO stack, the rest in its
+ * ring): with nobody else to run them, the wait helps with everything.
+ * It looked at max_threads and took only its LIFO stack: a hang.
+ */
+int
+t_wg_chain_one_worker_up(void)
+{
+	crew_config cfg;
+	crew_pool *p;
+	crew_wg wg = CREW_WG_INIT;
+	crew_task nothing = CREW_TASK_INIT(nr_nothing_fn);
+	struct nr_link root;
+	crew_stats st;
+	int done = 0;
+
+	crew_config_init(&cfg);
+	cfg.max_threads = 2;
+	cfg.stack_size = nr_stack = (size_t)4 << 20;
+	p = t_pool_cfg(&cfg);
+	T_CHECK(p != NULL, "create");
+	atomic_store(&nr_done, 0);
+	atomic_store(&nr_moved, 0);
+	atomic_store(&nr_links, 0);
+	atomic_store(&nr_fan_ran, 0);
+	nr_top = 0;
+	nr_fan = 100;
+	root = (struct nr_link){ CREW_TASK_INIT(nr_link_fn), p, &wg };
+	nr_root = &root.task;
+	t_fail_create(2, 1, 0); /* every thread creation after the first */
+	if (crew_submit(p, &nothing) != 0) {
+		t_fail_create(0, 0, 0);
+		T_CHECK(0, "submit");
+	}
+	for (int tries = 0; tries < 5000; tries++) {
+		crew_pool_stats(p, &st);
+		if (st.threads_spawned == 1 && st.threads_idle == 1)
+			break;
+		nr_nap_ms();
+	}
+	if (!(st.threads_spawned == 1 && st.threads_idle == 1)) {
+		t_fail_create(0, 0, 0);
+		T_CHECK(0, "workers %llu, idle %llu",
+		    (unsigned long long)st.threads_spawned,
+		    (unsigned long long)st.threads_idle);
+	}
+	t_fail_stacks(1);
+	crew_wg_add(&wg, 1);
+	if (crew_submit(p, &root.task) != 0) {
+		t_fail_stacks(0);
+		t_fail_create(0, 0, 0);
+		T_CHECK(0, "submit");
+	}
+	/* No T_CHECK return until creation and stacks work again. */
+	for (int i = 0; i < 30000 && !(done = atomic_load(&nr_done)); i++)
+		nr_nap_ms();
+	t_fail_stacks(0);
+	t_fail_create(0, 0, 0);
+	T_CHECK(crew_wg_wait(&wg) == 0, "wait");
+	crew_pool_stats(p, &st);
+	fprintf(stderr, "wg_chain_one_worker_up: %lu links, %u of %u "
+	    "children, %llu deep waits, %llu workers\n",
+	    atomic_load(&nr_links), atomic_load(&nr_fan_ran), nr_fan,
+	    (unsigned long long)st.deep_waits,
+	    (unsigned long long)st.threads_spawned);
+	T_CHECK(done, "the chain did not complete in 30 s on the one worker "
+	    "up (%u of %u children ran)", atomic_load(&nr_fan_ran), nr_fan);
+	T_CHECK(st.deep_waits > 0, "the chain never went past half the "
+	    "stack (%lu links)", atomic_load(&nr_links));
+	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
+	nr_fan = 0;
 	return 0;
 }
