@@ -20,7 +20,7 @@
 
 #define CREW_VERSION_MAJOR 0
 #define CREW_VERSION_MINOR 5
-#define CREW_VERSION_PATCH 0
+#define CREW_VERSION_PATCH 1
 #define CREW_VERSION_HEX                                                      \
 	((CREW_VERSION_MAJOR << 16) | (CREW_VERSION_MINOR << 8) |            \
 	    CREW_VERSION_PATCH)
