@@ -153,7 +153,10 @@ crew_batch_push(crew_batch *b, crew_task *task)
  * Where worker threads run (crew_config.pin, or CREW_PIN in the
  * environment).  crew_pool_create() reads the machine's topology with
  * hwloc (once per process, about 1 ms) and plans a place for every worker
- * index within the CPUs the creating thread may use (its affinity mask):
+ * index within the pool's CPUs: those the creating thread may use (its
+ * affinity mask), or, for a pool created from a worker, that worker's
+ * pool's.  Unbound workers run on all of them, whichever thread happened
+ * to start them (a worker pinned to one CPU, say):
  *
  *   CREW_PIN_NONE   workers are not bound (the default).  In a pool of no
  *                   more workers than usable CPUs, a worker woken by a

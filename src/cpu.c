@@ -32,7 +32,11 @@ quota_cpus(const char *path)
 	fclose(f);
 	if (!n || quota <= 0 || period <= 0)
 		return 0;
-	return (unsigned)((quota + period - 1) / period);
+	/* More CPUs than a pool may have workers is no limit: a cast of a
+	 * quota of 2^32 CPUs and more wrapped to a small count. */
+	if ((quota - 1) / period + 1 > CREW_MAX_THREADS)
+		return 0;
+	return (unsigned)((quota - 1) / period + 1);
 }
 
 /*
@@ -83,11 +87,19 @@ crew__cgroup_cpus_at(const char *proc_cgroup, const char *root)
 unsigned
 crew__default_threads(void)
 {
+	return crew__set_threads(NULL);
+}
+
+unsigned
+crew__set_threads(const cpu_set_t *given)
+{
 	cpu_set_t set;
 	long online;
 	unsigned n = 0, q;
 
-	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+	if (given != NULL)
+		n = (unsigned)CPU_COUNT(given);
+	else if (sched_getaffinity(0, sizeof(set), &set) == 0)
 		n = (unsigned)CPU_COUNT(&set);
 	if (n == 0) {
 		online = sysconf(_SC_NPROCESSORS_ONLN);

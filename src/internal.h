@@ -279,9 +279,14 @@ struct crew_pool {
 	_Atomic uint64_t *work_map;     /* I: array after the struct, S: words */
 	unsigned max_threads;           /* I */
 	/* Workers [0, hot) are woken before the others (crew__event_notify):
-	 * min(max_threads, crew__default_threads() at create, i.e. the CPUs
-	 * in the creating thread's affinity mask and the cgroup quota). */
+	 * min(max_threads, the CPUs of `cpus` within the cgroup quota). */
 	unsigned hot;                   /* I */
+	/* The pool's CPUs: the creating thread's affinity mask at create, or,
+	 * created from a worker, that worker's pool's (not the worker's own,
+	 * which may be pinned to one CPU).  Unpinned workers run on them,
+	 * whichever thread spawned them (pin_self). */
+	cpu_set_t cpus;                 /* I */
+	bool cpus_known;                /* I: sched_getaffinity worked */
 	/* A worker woken onto its waking worker's CPU steps off it
 	 * (spread_from): unpinned, max_threads <= hot, max_threads > 1;
 	 * CREW_SPREAD picks off, on or automatic (the default). */
@@ -325,6 +330,8 @@ crew__in_pool(const struct crew_pool *p)
 }
 
 unsigned crew__default_threads(void);
+/* The same count for the CPU set `set` (NULL: the calling thread's). */
+unsigned crew__set_threads(const cpu_set_t *set);
 /* The CPUs the cgroup v2 quotas allow (cpu.c), 0 if unlimited: the
  * process's cgroup listed in proc_cgroup, under the cgroup2 mount root. */
 unsigned crew__cgroup_cpus_at(const char *proc_cgroup, const char *root);
@@ -424,12 +431,12 @@ enum { CREW__V_L2, CREW__V_L3, CREW__V_NUMA, CREW__V_REST };
 
 /*
  * Builds the plan of a pool of nthreads workers on this machine, within
- * the CPUs the calling thread may use.  Never fails for want of a
- * topology (the plan then has no places and `failed` is set when mode
- * asked for pinning): only CREW_ENOMEM.
+ * the CPUs of `cpus` (NULL: those the calling thread may use).  Never
+ * fails for want of a topology (the plan then has no places and `failed`
+ * is set when mode asked for pinning): only CREW_ENOMEM.
  */
 int crew__topo_plan(struct crew__plan **out, enum crew_pin mode,
-    unsigned nthreads);
+    unsigned nthreads, const cpu_set_t *cpus);
 /*
  * Test and tool hook: the plan on a synthetic hwloc topology (desc as in
  * hwloc_topology_set_synthetic, e.g. "pack:2 numa:2 l3:2 core:4 pu:2"),

@@ -1215,10 +1215,26 @@ pin_self(struct crew_pool *p, struct crew__worker *w)
 		/* relaxed: statistic */
 		atomic_fetch_add_explicit(&p->pinned_workers, 1,
 		    memory_order_relaxed);
-	} else if (r < 0) {
+		return;
+	}
+	if (r < 0)
 		/* relaxed: statistic */
 		atomic_fetch_add_explicit(&p->pin_failures, 1,
 		    memory_order_relaxed);
+	/*
+	 * Not bound: run on the pool's CPUs.  A thread inherits its
+	 * creator's mask, and workers are started by whichever thread
+	 * notifies: a worker of a pinned pool submitting to this one (or
+	 * creating it) left all of its workers on its one CPU, and so did a
+	 * worker of ours spawning while CREW_SPREAD had narrowed it (found
+	 * by an adversarial review; test conc/unpinned_ignores_spawner).
+	 */
+	if (p->cpus_known) {
+		cpu_set_t now;
+
+		if (sched_getaffinity(0, sizeof(now), &now) == 0 &&
+		    !CPU_EQUAL(&now, &p->cpus))
+			(void)sched_setaffinity(0, sizeof(p->cpus), &p->cpus);
 	}
 }
 
@@ -1541,6 +1557,8 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	crew_config def;
 	struct crew_pool *p;
 	unsigned max, ncpu;
+	cpu_set_t cpus;
+	bool cpus_known;
 
 	if (out == NULL)
 		return CREW_EINVAL;
@@ -1558,7 +1576,15 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	    (cfg->stack_size != 0 &&
 	    cfg->stack_size < (size_t)PTHREAD_STACK_MIN))
 		return CREW_EINVAL;
-	ncpu = crew__default_threads();
+	/* The pool's CPUs (struct crew_pool, cpus); the creating worker's
+	 * pool's are set before its workers start. */
+	if (crew__tls_worker != NULL && crew__tls_worker->pool->cpus_known) {
+		cpus = crew__tls_worker->pool->cpus;
+		cpus_known = true;
+	} else {
+		cpus_known = sched_getaffinity(0, sizeof(cpus), &cpus) == 0;
+	}
+	ncpu = crew__set_threads(cpus_known ? &cpus : NULL);
 	max = cfg->max_threads ? cfg->max_threads : ncpu;
 	if (max > CREW_MAX_THREADS)
 		max = CREW_MAX_THREADS;
@@ -1575,7 +1601,8 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	p->workers = calloc(max, sizeof(*p->workers));
 	p->pin_state = calloc(max, sizeof(*p->pin_state));
 	if (p->workers == NULL || p->pin_state == NULL ||
-	    crew__topo_plan(&p->plan, cfg->pin, max) != 0) {
+	    crew__topo_plan(&p->plan, cfg->pin, max,
+	    cpus_known ? &cpus : NULL) != 0) {
 		free(p->workers);
 		free((void *)p->pin_state);
 		free(p);
@@ -1594,6 +1621,8 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	atomic_init(&p->pinned_workers, 0);
 	atomic_init(&p->pin_failures, 0);
 	p->max_threads = max;
+	p->cpus = cpus;
+	p->cpus_known = cpus_known;
 	p->hot = ncpu < max ? ncpu : max;
 	p->spread = crew__topo_mode(p->plan) == CREW_PIN_NONE &&
 	    max <= p->hot && max > 1 ? spread_wanted() : CREW__SPREAD_OFF;

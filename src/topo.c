@@ -242,10 +242,11 @@ plan_places(struct crew__plan *pl, enum crew_pin mode)
 
 /*
  * The CPUs a plan may use: hwloc's allowed set, cut to the CPU list
- * `list` when given, else to the calling thread's affinity mask.
+ * `list` when given, else to `cpus` (the pool's CPUs), else to the calling
+ * thread's affinity mask.
  */
 static int
-plan_usable(struct crew__plan *pl, const char *list)
+plan_usable(struct crew__plan *pl, const char *list, const cpu_set_t *cpus)
 {
 	hwloc_topology_t t = pl->topo->t;
 	hwloc_bitmap_t mask;
@@ -259,6 +260,11 @@ plan_usable(struct crew__plan *pl, const char *list)
 			rc = CREW_EINVAL;
 		else
 			hwloc_bitmap_and(pl->usable, pl->usable, mask);
+	} else if (pl->topo->system && cpus != NULL) {
+		for (unsigned i = 0; i < CPU_SETSIZE; i++)
+			if (CPU_ISSET(i, cpus))
+				hwloc_bitmap_set(mask, i);
+		hwloc_bitmap_and(pl->usable, pl->usable, mask);
 	} else if (pl->topo->system &&
 	    hwloc_get_cpubind(t, mask, HWLOC_CPUBIND_THREAD) == 0) {
 		hwloc_bitmap_and(pl->usable, pl->usable, mask);
@@ -270,7 +276,7 @@ plan_usable(struct crew__plan *pl, const char *list)
 /* Takes over the reference tp (which may be NULL). */
 static int
 plan_build(struct crew__plan **out, struct crew__topo *tp, const char *list,
-    enum crew_pin mode, unsigned nthreads)
+    const cpu_set_t *cpus, enum crew_pin mode, unsigned nthreads)
 {
 	struct crew__plan *pl = calloc(1, sizeof(*pl));
 	int rc = 0;
@@ -284,7 +290,7 @@ plan_build(struct crew__plan **out, struct crew__topo *tp, const char *list,
 	pl->topo = tp;
 	pl->mode = mode;
 	pl->nthreads = nthreads;
-	if (tp != NULL && (rc = plan_usable(pl, list)) == 0)
+	if (tp != NULL && (rc = plan_usable(pl, list, cpus)) == 0)
 		rc = plan_places(pl, mode == CREW_PIN_NONE ? CREW_PIN_CORES :
 		    mode);
 	if (rc != 0) {
@@ -302,9 +308,10 @@ plan_build(struct crew__plan **out, struct crew__topo *tp, const char *list,
 }
 
 int
-crew__topo_plan(struct crew__plan **out, enum crew_pin mode, unsigned nthreads)
+crew__topo_plan(struct crew__plan **out, enum crew_pin mode, unsigned nthreads,
+    const cpu_set_t *cpus)
 {
-	return plan_build(out, topo_system(), NULL, mode, nthreads);
+	return plan_build(out, topo_system(), NULL, cpus, mode, nthreads);
 }
 
 int
@@ -316,7 +323,7 @@ crew__topo_plan_synthetic(struct crew__plan **out, const char *desc,
 	*out = NULL;
 	if (desc == NULL || (tp = topo_load(desc)) == NULL)
 		return CREW_EINVAL;
-	return plan_build(out, tp, usable, mode, nthreads);
+	return plan_build(out, tp, usable, NULL, mode, nthreads);
 }
 
 void

@@ -72,7 +72,8 @@
 	X(poller_beside_awaited, 60)                                           \
 	X(fork_tree_nesting, 60)                                              \
 	X(wg_chain_without_relays, 90)                                        \
-	X(wg_chain_one_worker_up, 90)
+	X(wg_chain_one_worker_up, 90)                                         \
+	X(unpinned_ignores_spawner, 60)
 
 #define CONC_DECL(name, timeout) int t_##name(void);
 CONC_CASES(CONC_DECL)

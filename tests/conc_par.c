@@ -7,6 +7,7 @@
 #include "support.h"
 #include "conc_list.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -2117,5 +2118,123 @@ t_wg_chain_one_worker_up(void)
 	    "stack (%lu links)", atomic_load(&nr_links));
 	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
 	nr_fan = 0;
+	return 0;
+}
+
+/*
+ * Unpinned workers run on their pool's CPUs whichever thread started
+ * them: a worker of a pinned pool (CREW_PIN_PUS, one CPU each) makes the
+ * first submit to an unpinned pool, whose workers it thus spawns, and
+ * creates another pool from its task.  Both pools' workers must see the
+ * process's CPUs, and the created pool's default size must count them.
+ * A thread inherits its creator's mask: before, both pools ran on that
+ * one CPU (and the created one had one worker).
+ */
+static crew_pool *ui_unpinned;
+static atomic_int ui_min_cpus;
+static atomic_uint ui_ran;
+static crew_wg ui_wg;
+
+static void
+ui_probe_fn(crew_task *t)
+{
+	cpu_set_t now;
+	int n = 0, m = atomic_load(&ui_min_cpus);
+
+	(void)t;
+	if (sched_getaffinity(0, sizeof(now), &now) == 0)
+		n = CPU_COUNT(&now);
+	while (n < m && !atomic_compare_exchange_weak(&ui_min_cpus, &m, n))
+		;
+	atomic_fetch_add(&ui_ran, 1);
+	crew_wg_done(&ui_wg);
+}
+
+static crew_task ui_probes[8];
+static crew_task ui_created_probes[8];
+static crew_pool *ui_created;
+static unsigned ui_created_threads;
+
+static void
+ui_pinned_fn(crew_task *t)
+{
+	crew_stats st;
+
+	(void)t;
+	for (int i = 0; i < 8; i++) {
+		ui_probes[i] = (crew_task)CREW_TASK_INIT(ui_probe_fn);
+		if (crew_submit(ui_unpinned, &ui_probes[i]) != 0)
+			ui_probe_fn(&ui_probes[i]);
+	}
+	if (crew_pool_create(&ui_created, NULL) == 0) {
+		crew_pool_stats(ui_created, &st);
+		ui_created_threads = (unsigned)st.max_threads;
+		for (int i = 0; i < 8; i++) {
+			ui_created_probes[i] =
+			    (crew_task)CREW_TASK_INIT(ui_probe_fn);
+			if (crew_submit(ui_created, &ui_created_probes[i]) != 0)
+				ui_probe_fn(&ui_created_probes[i]);
+		}
+	} else {
+		for (int i = 0; i < 8; i++)
+			crew_wg_done(&ui_wg);
+	}
+	crew_wg_done(&ui_wg); /* the pools may go once this task is done */
+}
+
+int
+t_unpinned_ignores_spawner(void)
+{
+	cpu_set_t mask;
+	crew_config cfg;
+	crew_pool *pinned;
+	crew_stats st;
+	crew_task root = CREW_TASK_INIT(ui_pinned_fn);
+	int want;
+
+	T_CHECK(sched_getaffinity(0, sizeof(mask), &mask) == 0, "affinity");
+	want = CPU_COUNT(&mask);
+	if (want < 2) {
+		fprintf(stderr, "unpinned_ignores_spawner: one usable CPU, "
+		    "nothing to check\n");
+		return 0;
+	}
+	crew_config_init(&cfg);
+	cfg.max_threads = 2;
+	cfg.pin = CREW_PIN_PUS;
+	pinned = t_pool_cfg(&cfg);
+	T_CHECK(pinned != NULL, "create pinned");
+	crew_config_init(&cfg);
+	cfg.max_threads = 2;
+	cfg.pin = CREW_PIN_NONE;
+	ui_unpinned = t_pool_cfg(&cfg);
+	T_CHECK(ui_unpinned != NULL, "create unpinned");
+	t_watch_pool(pinned);
+	atomic_store(&ui_min_cpus, INT_MAX);
+	atomic_store(&ui_ran, 0);
+	ui_created = NULL;
+	crew_wg_init(&ui_wg);
+	crew_wg_add(&ui_wg, 17);
+	T_CHECK(crew_submit(pinned, &root) == 0, "submit");
+	T_CHECK(crew_wg_wait(&ui_wg) == 0, "wait");
+	crew_pool_stats(pinned, &st);
+	fprintf(stderr, "unpinned_ignores_spawner: %llu of the pinned pool's "
+	    "workers pinned; the other pools' workers saw at least %d of %d "
+	    "CPUs; the pool created in a task has %u workers\n",
+	    (unsigned long long)st.pinned_workers, atomic_load(&ui_min_cpus),
+	    want, ui_created_threads);
+	if (st.pinned_workers > 0) {
+		T_CHECK(atomic_load(&ui_min_cpus) == want, "an unpinned worker "
+		    "started by a pinned one ran on %d of %d CPUs",
+		    atomic_load(&ui_min_cpus), want);
+		T_CHECK(ui_created == NULL || ui_created_threads ==
+		    (unsigned)crew__default_threads(), "a pool created by a "
+		    "pinned worker got %u workers by default, not %u",
+		    ui_created_threads, crew__default_threads());
+	}
+	T_CHECK(ui_created != NULL, "create from a task");
+	T_CHECK(crew_pool_destroy(ui_created) == 0, "destroy created");
+	T_CHECK(crew_pool_destroy(ui_unpinned) == 0, "destroy unpinned");
+	T_CHECK(crew_pool_destroy(pinned) == 0, "destroy pinned");
 	return 0;
 }

@@ -697,7 +697,7 @@ Test(topo, pool_unpinned_keeps_topology_order, .timeout = 60)
 	cr_assert_eq(s.pin_mode, CREW_PIN_NONE);
 	cr_assert_eq(s.pinned_workers, 0);
 	cr_assert_eq(s.pin_failures, 0);
-	cr_assert_eq(crew__topo_plan(&cores, CREW_PIN_CORES, 4), 0);
+	cr_assert_eq(crew__topo_plan(&cores, CREW_PIN_CORES, 4, NULL), 0);
 	for (unsigned i = 0; i < 4; i++) {
 		struct crew__place c;
 
@@ -1033,6 +1033,12 @@ Test(topo, cgroup_quota_of_cgroup_and_ancestors, .timeout = 30)
 	cg_write("/self_cgroup", "0::/\n");
 	cg_write("/cpu.max", "400000 100000\n");
 	cr_assert_eq(cg_cpus(), 4, "namespaced root");
+	/* More CPUs than any pool has workers: no limit (a cast to unsigned
+	 * made 2^32 + 1 CPUs one). */
+	cg_write("/cpu.max", "4294967297000 1000\n");
+	cr_assert_eq(cg_cpus(), 0, "2^32 + 1 CPUs");
+	cg_write("/cpu.max", "9223372036854775807 1\n");
+	cr_assert_eq(cg_cpus(), 0, "the largest quota");
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", cg_root);
 	cr_assert_eq(system(cmd), 0);
 }

@@ -127,7 +127,7 @@ main(int argc, char **argv)
 	else if (usable != NULL)
 		rc = CREW_EINVAL;
 	else
-		rc = crew__topo_plan(&pl, cfg.pin, n);
+		rc = crew__topo_plan(&pl, cfg.pin, n, NULL);
 	if (rc != 0) {
 		fprintf(stderr, "crew-topo: %s\n", rc == CREW_EINVAL ?
 		    "hwloc rejected the synthetic description or CPU list "
