@@ -1970,32 +1970,57 @@ nr_nothing_fn(crew_task *t)
 	(void)t;
 }
 
+/* A pool of 2 workers with 4 MiB stacks for a chain from *root, its
+ * last link waiting for `fan` children; every nr_ setting reset. */
+static crew_pool *
+nr_setup(struct nr_link *root, crew_wg *wg, unsigned fan)
+{
+	crew_config cfg;
+	crew_pool *p;
+
+	crew_config_init(&cfg);
+	cfg.max_threads = 2;
+	cfg.stack_size = nr_stack = (size_t)4 << 20;
+	if ((p = t_pool_cfg(&cfg)) == NULL)
+		return NULL;
+	atomic_store(&nr_release, 0);
+	atomic_store(&nr_done, 0);
+	atomic_store(&nr_blocking, 0);
+	atomic_store(&nr_moved, 0);
+	atomic_store(&nr_links, 0);
+	atomic_store(&nr_fan_ran, 0);
+	nr_fan = fan;
+	nr_top = 0;
+	*root = (struct nr_link){ CREW_TASK_INIT(nr_link_fn), p, wg };
+	nr_root = &root->task;
+	return p;
+}
+
+/* Whether the chain completes within 30 s. */
+static int
+nr_completes(void)
+{
+	for (int i = 0; i < 30000; i++) {
+		if (atomic_load(&nr_done))
+			return 1;
+		nr_nap_ms();
+	}
+	return atomic_load(&nr_done);
+}
+
 int
 t_wg_chain_without_relays(void)
 {
-	crew_config cfg;
 	crew_pool *p;
 	crew_wg wg = CREW_WG_INIT;
 	crew_task blocker = CREW_TASK_INIT(nr_blocker_fn);
 	crew_task nothing = CREW_TASK_INIT(nr_nothing_fn);
 	struct nr_link root;
 	crew_stats st;
-	int done = 0;
+	int done;
 
-	crew_config_init(&cfg);
-	cfg.max_threads = 2;
-	cfg.stack_size = nr_stack = (size_t)4 << 20;
-	p = t_pool_cfg(&cfg);
+	p = nr_setup(&root, &wg, 0);
 	T_CHECK(p != NULL, "create");
-	atomic_store(&nr_release, 0);
-	atomic_store(&nr_done, 0);
-	atomic_store(&nr_blocking, 0);
-	atomic_store(&nr_moved, 0);
-	nr_fan = 0;
-	atomic_store(&nr_links, 0);
-	nr_top = 0;
-	root = (struct nr_link){ CREW_TASK_INIT(nr_link_fn), p, &wg };
-	nr_root = &root.task;
 	/* One worker blocked, the other up and idle (thread stacks are
 	 * MAP_STACK mappings too: no new thread once they fail). */
 	T_CHECK(crew_submit(p, &blocker) == 0, "submit");
@@ -2024,8 +2049,7 @@ t_wg_chain_without_relays(void)
 		T_CHECK(0, "submit");
 	}
 	/* No T_CHECK return until the blocker is released. */
-	for (int i = 0; i < 30000 && !(done = atomic_load(&nr_done)); i++)
-		nr_nap_ms();
+	done = nr_completes();
 	t_fail_stacks(0);
 	atomic_store(&nr_release, 1);
 	T_CHECK(crew_wg_wait(&wg) == 0, "wait");
@@ -2055,27 +2079,15 @@ t_wg_chain_without_relays(void)
 int
 t_wg_chain_one_worker_up(void)
 {
-	crew_config cfg;
 	crew_pool *p;
 	crew_wg wg = CREW_WG_INIT;
 	crew_task nothing = CREW_TASK_INIT(nr_nothing_fn);
 	struct nr_link root;
 	crew_stats st;
-	int done = 0;
+	int done;
 
-	crew_config_init(&cfg);
-	cfg.max_threads = 2;
-	cfg.stack_size = nr_stack = (size_t)4 << 20;
-	p = t_pool_cfg(&cfg);
+	p = nr_setup(&root, &wg, 100);
 	T_CHECK(p != NULL, "create");
-	atomic_store(&nr_done, 0);
-	atomic_store(&nr_moved, 0);
-	atomic_store(&nr_links, 0);
-	atomic_store(&nr_fan_ran, 0);
-	nr_top = 0;
-	nr_fan = 100;
-	root = (struct nr_link){ CREW_TASK_INIT(nr_link_fn), p, &wg };
-	nr_root = &root.task;
 	t_fail_create(2, 1, 0); /* every thread creation after the first */
 	if (crew_submit(p, &nothing) != 0) {
 		t_fail_create(0, 0, 0);
@@ -2101,8 +2113,7 @@ t_wg_chain_one_worker_up(void)
 		T_CHECK(0, "submit");
 	}
 	/* No T_CHECK return until creation and stacks work again. */
-	for (int i = 0; i < 30000 && !(done = atomic_load(&nr_done)); i++)
-		nr_nap_ms();
+	done = nr_completes();
 	t_fail_stacks(0);
 	t_fail_create(0, 0, 0);
 	T_CHECK(crew_wg_wait(&wg) == 0, "wait");
