@@ -469,8 +469,8 @@ unsigned crew__topo_victims_u(const struct crew__plan *plan, unsigned self,
     unsigned n, unsigned *out, size_t limit);
 /*
  * Binds the calling thread to worker's place.  1: bound; 0: the plan does
- * not bind it; -1: it should be bound but cannot be: it runs unpinned
- * (bound to all the plan's usable CPUs when even that is possible).
+ * not bind it; -1: it should be bound but cannot be.  On 0 and -1 the
+ * caller runs the worker on the pool's CPUs (pool.c, pin_self).
  */
 int crew__topo_bind(const struct crew__plan *plan, unsigned worker);
 /*

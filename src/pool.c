@@ -291,8 +291,9 @@ ensure_worker(struct crew_pool *p)
 		/* relaxed: starting guess for the CAS */
 		s = atomic_load_explicit(&p->sync, memory_order_relaxed);
 		do {
-			if ((s & CREW__SYNC_CLOSING) ||
-			    crew__sync_state(s) == CREW__SHUTDOWN) {
+			/* (a shut-down word keeps CLOSING: drain sets it
+			 * first, crew__sync_shutdown keeps it) */
+			if (s & CREW__SYNC_CLOSING) {
 				rc = CREW_ESHUTDOWN;
 				break;
 			}
@@ -993,17 +994,22 @@ lifo_newest_ok(const struct crew__worker *w)
 	    (w->helping && w->lifo_runs < CREW__LIFO_MAX_HELP_RUNS);
 }
 
+/* The owner's LIFO stack's oldest task, taken as a thief would. */
+static crew_task *
+lifo_oldest(struct crew__worker *w)
+{
+	crew_task *last;
+	uint32_t got;
+
+	return crew__lifo_steal(&w->lifo, false, &last, &got);
+}
+
 /* The owner's LIFO stack: its newest task, or once lifo_newest_ok says no,
  * its oldest (the caller has found the ring empty). */
 static crew_task *
 lifo_take(struct crew__worker *w)
 {
-	crew_task *last;
-	uint32_t got;
-
-	if (lifo_newest_ok(w))
-		return crew__lifo_pop(&w->lifo);
-	return crew__lifo_steal(&w->lifo, false, &last, &got);
+	return lifo_newest_ok(w) ? crew__lifo_pop(&w->lifo) : lifo_oldest(w);
 }
 
 /*
@@ -1157,7 +1163,7 @@ crew__help_one(struct crew__worker *w, int where)
 		    (t = crew__ring_pop(w)) != NULL)
 			w->lifo_runs = 0;
 		else if (where != CREW__HELP_LIFO && !lifo_newest_ok(w) &&
-		    (t = lifo_take(w)) != NULL)
+		    (t = lifo_oldest(w)) != NULL)
 			w->lifo_runs = 0;
 	} else {
 		t = find_work(w->pool, w, &pushed, &busy);

@@ -41,6 +41,7 @@
 #include "internal.h"
 
 #include <hwloc.h>
+#include <hwloc/glibc-sched.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -261,9 +262,8 @@ plan_usable(struct crew__plan *pl, const char *list, const cpu_set_t *cpus)
 		else
 			hwloc_bitmap_and(pl->usable, pl->usable, mask);
 	} else if (pl->topo->system && cpus != NULL) {
-		for (unsigned i = 0; i < CPU_SETSIZE; i++)
-			if (CPU_ISSET(i, cpus))
-				hwloc_bitmap_set(mask, i);
+		(void)hwloc_cpuset_from_glibc_sched_affinity(t, mask, cpus,
+		    sizeof(*cpus));
 		hwloc_bitmap_and(pl->usable, pl->usable, mask);
 	} else if (pl->topo->system &&
 	    hwloc_get_cpubind(t, mask, HWLOC_CPUBIND_THREAD) == 0) {
@@ -472,10 +472,7 @@ crew__topo_bind(const struct crew__plan *pl, unsigned worker)
 	if (hwloc_set_cpubind(pl->topo->t, pc->cpuset,
 	    HWLOC_CPUBIND_THREAD) == 0)
 		return 1;
-	/* Unpinned means the plan's whole usable set, not the mask this
-	 * thread inherited from its spawner, which may be a pinned worker. */
-	(void)hwloc_set_cpubind(pl->topo->t, pl->usable, HWLOC_CPUBIND_THREAD);
-	return -1;
+	return -1; /* the caller runs the worker on the pool's CPUs */
 }
 
 void *
