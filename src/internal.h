@@ -204,8 +204,9 @@ struct crew__worker {
 	unsigned lifo_runs;         /* O: consecutive tasks taken from lifo */
 	unsigned helping;           /* O: nesting of crew_wg_wait helping */
 	/* O: a helping wait whose frame is below this address (half the
-	 * stack it runs on used: the thread's, or a relay's) goes on on a
-	 * relay's stack (relay.c); 0: never (the stack unknown). */
+	 * stack it runs on used: the thread's, or a relay's; never below
+	 * stack_end) goes on on a relay's stack (relay.c); 0: never (the
+	 * stack unknown). */
 	uintptr_t stack_half;
 	/* O: three quarters of that stack used: past it, even a wait that
 	 * could not have a relay takes only its LIFO stack (crew__wg_help) */

@@ -1049,6 +1049,104 @@ Test(api, stack_size_is_honoured, .timeout = 60)
 	pool_free(p);
 }
 
+/*
+ * Stack marks: a helping wait below stack_end (the last eighth of the
+ * stack, at least 8 KiB) goes on on a relay at once, and it must also
+ * count as deep there, since only deep waits relay.  On a 16 KiB stack
+ * the deep mark sat at half, 2-3 KiB above stack_end, and a wait between
+ * the two ran its child nested instead; the next wait landed so near the
+ * bottom that the relay's first calls through the PLT overflowed
+ * (conc/for_small_stacks, once in about 700 runs under load).  Here a
+ * task descends to just below stack_end and waits for a child it pushed:
+ * the wait must relay, on each stack size, and on the smallest the old
+ * marks ran the child nested (no relay).
+ */
+struct mark_probe {
+	crew_task task, child;
+	crew_wg wg;
+	uintptr_t half, end, frame;
+	_Atomic int child_ran;
+	int depth;
+};
+
+static void
+mark_child_fn(crew_task *t)
+{
+	struct mark_probe *mp = crew_container_of(t, struct mark_probe, child);
+
+	atomic_store(&mp->child_ran, 1);
+	crew_wg_done(&mp->wg);
+}
+
+static __attribute__((noinline)) void
+mark_descend(struct mark_probe *mp, int depth)
+{
+	volatile char pad[96];
+
+	pad[0] = (char)depth;
+	if ((uintptr_t)__builtin_frame_address(0) + 256 > mp->end) {
+		mark_descend(mp, depth + 1);
+	} else {
+		mp->frame = (uintptr_t)__builtin_frame_address(0);
+		mp->depth = depth;
+		crew_wg_add(&mp->wg, 1);
+		(void)crew_submit(crew__tls_worker->pool, &mp->child);
+		(void)crew_wg_wait(&mp->wg);
+	}
+	pad[1] = pad[0];	/* no tail call: the frame stays */
+}
+
+static void
+mark_fn(crew_task *t)
+{
+	struct mark_probe *mp = crew_container_of(t, struct mark_probe, task);
+
+	mp->half = crew__tls_worker->stack_half;
+	mp->end = crew__tls_worker->stack_end;
+	if (mp->end != 0 && mp->half != 0)
+		mark_descend(mp, 0);
+}
+
+Test(api, wait_past_stack_end_relays, .timeout = 60)
+{
+	size_t stacks[3] = { (size_t)PTHREAD_STACK_MIN, 24576, 65536 };
+
+	for (int s = 0; s < 3; s++) {
+		crew_config cfg;
+		crew_pool *p;
+		struct mark_probe mp;
+		crew_stats st;
+
+		memset(&mp, 0, sizeof(mp));
+		mp.task.fn = mark_fn;
+		mp.child.fn = mark_child_fn;
+		crew_wg_init(&mp.wg);
+		cr_assert_eq(crew_config_init(&cfg), 0);
+		cfg.max_threads = 1;
+#if defined(__SANITIZE_ADDRESS__)
+		/* ASan's redzones make every frame about three times larger */
+		cfg.stack_size = stacks[s] * 4;
+#else
+		cfg.stack_size = stacks[s];
+#endif
+		p = pool_new(&cfg);
+		cr_assert_eq(crew_submit(p, &mp.task), 0);
+		cr_assert_eq(crew_pool_shutdown(p), 0);
+		cr_assert_neq(mp.end, 0, "stack %zu: marks unknown",
+		    cfg.stack_size);
+		cr_assert(mp.end <= mp.half, "stack %zu: relay-at-once mark "
+		    "%#lx above the deep mark %#lx", cfg.stack_size,
+		    (unsigned long)mp.end, (unsigned long)mp.half);
+		cr_assert_eq(atomic_load(&mp.child_ran), 1);
+		st = stats_of(p);
+		cr_assert_eq(st.relays, 1, "stack %zu: a wait %lu bytes below "
+		    "stack_end (%d frames down) relayed %llu times",
+		    cfg.stack_size, (unsigned long)(mp.end - mp.frame),
+		    mp.depth, (unsigned long long)st.relays);
+		pool_free(p);
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* Hooks.                                                              */
 
