@@ -20,7 +20,7 @@
 
 #define CREW_VERSION_MAJOR 0
 #define CREW_VERSION_MINOR 5
-#define CREW_VERSION_PATCH 1
+#define CREW_VERSION_PATCH 2
 #define CREW_VERSION_HEX                                                      \
 	((CREW_VERSION_MAJOR << 16) | (CREW_VERSION_MINOR << 8) |            \
 	    CREW_VERSION_PATCH)
@@ -377,8 +377,9 @@ CREW_API int crew_pool_destroy(crew_pool *pool);
  * work first, then its queues, then steals) until the count reaches zero.
  * Helping waits nest (a task it runs may wait in turn); once half of the
  * thread's stack is used, a wait there runs only tasks from the worker's
- * own LIFO stack, then (at once in the stack's last eighth or 8 KiB)
- * goes on helping on a relay, a fresh stack that the thread switches to
+ * own LIFO stack, then (at once in the stack's last eighth or 8 KiB,
+ * which on the smallest stacks is where "deep" starts) goes on helping on
+ * a relay, a fresh stack that the thread switches to
  * until the count is zero (README: Structured parallelism), so work cannot
  * pile up on one stack.
  * The tasks a wait runs need not be the ones awaited: do not hold a lock
