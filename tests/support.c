@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <sys/mman.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -107,6 +108,14 @@ void
 t_watch_pool(crew_pool *p)
 {
 	atomic_store(&watched, p);
+}
+
+void
+t_spin_until(const _Atomic int *flag)
+{
+	for (unsigned i = 0; !atomic_load(flag); i++)
+		if (i >= 64)
+			sched_yield();
 }
 
 void

@@ -27,6 +27,10 @@ crew_pool *t_pool(unsigned threads);
 crew_pool *t_pool_cfg(const crew_config *cfg);
 void t_watch_pool(crew_pool *p);
 void t_watchdog_off(void);
+/* Until *flag is nonzero: spins a little, then yields, so that a
+ * handshake between two threads that share one CPU (the other one busy)
+ * does not burn a whole time slice per step. */
+void t_spin_until(const _Atomic int *flag);
 
 /*
  * pthread_create fault injection (tests link with
