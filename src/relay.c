@@ -159,6 +159,87 @@ crew__stack_half(uintptr_t *low, uintptr_t *end)
 	return half;
 }
 
+static void relay_entry(void);
+
+#if !defined(RELAY_ASAN) && !defined(RELAY_TSAN)
+/* Switches to a context of this very frame and back (getcontext returns
+ * a second time, then we leave): resolves swapcontext's binding without
+ * leaving the stack. */
+static __attribute__((noinline)) void
+warm_switch(void)
+{
+	ucontext_t here, from;
+	volatile int back = 0;
+
+	if (getcontext(&here) != 0)
+		return;
+	if (!back) {
+		back = 1;
+		(void)swapcontext(&from, &here);
+	}
+}
+#endif
+
+/*
+ * The first call of each libc function in a process goes through lazy
+ * binding, whose resolver saves the vector registers on the caller's
+ * stack: about 3 KiB with AVX-512.  A relay's first use took 3.7 KiB
+ * below the waiting frame, and 0.6 KiB from the second use on.  The wait
+ * relays once it is within the last 8 KiB of its stack, so the first
+ * relay in a process took 3 KiB of the room that the tasks' frames above
+ * it had.  The first worker of the process calls the relay path's
+ * functions once, near the top of its stack.  Not under the sanitizers:
+ * their fiber switches are not made here, and they take the relay's
+ * functions through their own interceptors.
+ */
+void
+crew__relay_warm(void)
+{
+	static atomic_flag done = ATOMIC_FLAG_INIT;
+	size_t page, size = 0;
+	pthread_attr_t a;
+	sigset_t set;
+	fenv_t fe;
+	void *m;
+
+	/* relaxed: a worker that finds it set and relays before the first
+	 * is done pays the bindings itself, as without this */
+	if (atomic_flag_test_and_set_explicit(&done, memory_order_relaxed))
+		return;
+	page = (size_t)sysconf(_SC_PAGESIZE);
+	if (pthread_attr_init(&a) == 0) {
+		(void)pthread_attr_getstacksize(&a, &size);
+		pthread_attr_destroy(&a);
+	}
+	free(calloc(1, 1));
+	m = mmap(NULL, page, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (m != MAP_FAILED) {
+		(void)mprotect(m, page, PROT_NONE);
+		(void)madvise(m, page, MADV_DONTNEED);
+		(void)munmap(m, page);
+	}
+	(void)pthread_sigmask(SIG_BLOCK, NULL, &set);
+	if (fegetenv(&fe) == 0)
+		(void)fesetenv(&fe);
+#if !defined(RELAY_ASAN) && !defined(RELAY_TSAN)
+	{
+		static char stack[1024];
+		ucontext_t uc;
+
+		/* makecontext writes only the context and the top of the
+		 * stack given; nothing ever switches to it */
+		if (getcontext(&uc) == 0) {
+			uc.uc_stack.ss_sp = stack;
+			uc.uc_stack.ss_size = sizeof(stack);
+			uc.uc_link = NULL;
+			makecontext(&uc, relay_entry, 0);
+		}
+		warm_switch();
+	}
+#endif
+}
+
 /* The size of a relay's stack: the pool's stack_size, else the default
  * for new threads (RLIMIT_STACK, usually 8 MiB), in whole pages. */
 static size_t
