@@ -381,7 +381,7 @@ uintptr_t crew__stack_half(uintptr_t *low, uintptr_t *end);
  * CREW_EAGAIN if no relay could be had. */
 int crew__relay_wait(struct crew__worker *w, _Atomic uint32_t *wg);
 /* Binds the relay path's libc calls once per process (relay.c). */
-void crew__relay_warm(void);
+void crew__relay_warm(const struct crew__worker *w);
 /* Unmaps the workers' relay stacks; after the workers are joined. */
 void crew__relay_shutdown(struct crew_pool *p);
 /* crew_wg_wait's helping loop for worker me (wg.c). */

@@ -1319,8 +1319,7 @@ worker_main(void *arg)
 	crew__tls_worker = w;
 	/* Before the start hook, whose helping waits count as deep too. */
 	w->stack_half = crew__stack_half(&w->stack_low, &w->stack_end);
-	if (w->stack_half != 0)
-		crew__relay_warm();
+	crew__relay_warm(w);
 	pin_self(p, w);
 	slice_self(p, w);
 	name_thread(p, w->index);

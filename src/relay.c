@@ -163,22 +163,28 @@ static void relay_entry(void);
 
 #if !defined(RELAY_ASAN) && !defined(RELAY_TSAN)
 /* Switches to a context of this very frame and back (getcontext returns
- * a second time, then we leave): resolves swapcontext's binding without
- * leaving the stack. */
+ * a second time, then we leave): binds swapcontext without leaving the
+ * stack.  Static contexts (one thread at a time, under warm_lock): two
+ * ucontext_t on the stack were 2 KiB of a warm-up meant to save stack. */
+static ucontext_t warm_here, warm_from, warm_uc;
+static char warm_stack[1024];
+
 static __attribute__((noinline)) void
 warm_switch(void)
 {
-	ucontext_t here, from;
 	volatile int back = 0;
 
-	if (getcontext(&here) != 0)
+	if (getcontext(&warm_here) != 0)
 		return;
 	if (!back) {
 		back = 1;
-		(void)swapcontext(&from, &here);
+		(void)swapcontext(&warm_from, &warm_here);
 	}
 }
 #endif
+
+static pthread_mutex_t warm_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic bool warm_done;
 
 /*
  * The first call of each libc function in a process goes through lazy
@@ -187,33 +193,44 @@ warm_switch(void)
  * below the waiting frame, and 0.6 KiB from the second use on.  The wait
  * relays once it is within the last 8 KiB of its stack, so the first
  * relay in a process took 3 KiB of the room that the tasks' frames above
- * it had.  The first worker of the process calls the relay path's
- * functions once, near the top of its stack.  Not under the sanitizers:
- * their fiber switches are not made here, and they take the relay's
- * functions through their own interceptors.
+ * it had.  A worker starting with its frame above its stack_end (so at
+ * least those 8 KiB below it) calls the relay path's functions once for
+ * the process; the others wait for it, so none relays before it is done.
+ * With less room it leaves that to a later worker: the warm-up itself
+ * needs the resolver's 3 KiB (on 16 KiB stacks with 5.5 KiB of a
+ * program's TLS it overflowed).  Under the sanitizers only the plain
+ * calls: their fiber switches are not made here.
  */
 void
-crew__relay_warm(void)
+crew__relay_warm(const struct crew__worker *w)
 {
-	static atomic_flag done = ATOMIC_FLAG_INIT;
 	size_t page, size = 0;
 	pthread_attr_t a;
 	sigset_t set;
 	fenv_t fe;
-	void *m;
+	void *volatile m;
 
-	/* relaxed: a worker that finds it set and relays before the first
-	 * is done pays the bindings itself, as without this */
-	if (atomic_flag_test_and_set_explicit(&done, memory_order_relaxed))
+	/* acquire: pairs with the release below; the bindings were made
+	 * before it (and a binding is itself published safely) */
+	if (atomic_load_explicit(&warm_done, memory_order_acquire) ||
+	    w->stack_half == 0 ||
+	    (uintptr_t)__builtin_frame_address(0) <= w->stack_end)
 		return;
+	pthread_mutex_lock(&warm_lock);
+	/* relaxed: under warm_lock, which orders it */
+	if (atomic_load_explicit(&warm_done, memory_order_relaxed)) {
+		pthread_mutex_unlock(&warm_lock);
+		return;
+	}
 	page = (size_t)sysconf(_SC_PAGESIZE);
 	if (pthread_attr_init(&a) == 0) {
 		(void)pthread_attr_getstacksize(&a, &size);
 		pthread_attr_destroy(&a);
 	}
-	free(calloc(1, 1));
+	m = calloc(1, 1);	/* volatile: else both calls are elided */
+	free(m);
 	m = mmap(NULL, page, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m != MAP_FAILED) {
 		(void)mprotect(m, page, PROT_NONE);
 		(void)madvise(m, page, MADV_DONTNEED);
@@ -223,21 +240,19 @@ crew__relay_warm(void)
 	if (fegetenv(&fe) == 0)
 		(void)fesetenv(&fe);
 #if !defined(RELAY_ASAN) && !defined(RELAY_TSAN)
-	{
-		static char stack[1024];
-		ucontext_t uc;
-
-		/* makecontext writes only the context and the top of the
-		 * stack given; nothing ever switches to it */
-		if (getcontext(&uc) == 0) {
-			uc.uc_stack.ss_sp = stack;
-			uc.uc_stack.ss_size = sizeof(stack);
-			uc.uc_link = NULL;
-			makecontext(&uc, relay_entry, 0);
-		}
-		warm_switch();
+	/* makecontext writes only the context and the top of the stack
+	 * given; nothing ever switches to it */
+	if (getcontext(&warm_uc) == 0) {
+		warm_uc.uc_stack.ss_sp = warm_stack;
+		warm_uc.uc_stack.ss_size = sizeof(warm_stack);
+		warm_uc.uc_link = NULL;
+		makecontext(&warm_uc, relay_entry, 0);
 	}
+	warm_switch();
 #endif
+	/* release: pairs with the acquire above */
+	atomic_store_explicit(&warm_done, true, memory_order_release);
+	pthread_mutex_unlock(&warm_lock);
 }
 
 /* The size of a relay's stack: the pool's stack_size, else the default
