@@ -28,6 +28,7 @@
 #include "ring.h"
 #include "sync.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <sched.h>
 #include <limits.h>
@@ -107,6 +108,42 @@ worker_block_size(unsigned max_threads)
 	    (v + CREW__CACHELINE - 1) / CREW__CACHELINE * CREW__CACHELINE;
 }
 
+/*
+ * glibc takes a thread's static TLS and descriptor out of the stack size
+ * asked for: 4.7 KiB of a 16 KiB stack here, and with 9 KiB of a
+ * program's TLS, nothing was left for the worker's own frames.  A pool's
+ * stack_size is the room its tasks get, so we add what glibc takes, from
+ * its __pthread_get_minstack (the least stack for attr: PTHREAD_STACK_MIN,
+ * a page and the static TLS), as Rust's std does; without it (a static
+ * link, another libc) nothing is added.
+ */
+typedef size_t (*minstack_fn)(const pthread_attr_t *);
+static minstack_fn minstack;
+static pthread_once_t minstack_once = PTHREAD_ONCE_INIT;
+
+static void
+minstack_lookup(void)
+{
+	void *sym = dlsym(RTLD_DEFAULT, "__pthread_get_minstack");
+
+	memcpy(&minstack, &sym, sizeof(minstack));
+}
+
+static size_t
+stack_with_tls(const pthread_attr_t *attr, size_t size)
+{
+	size_t least;
+
+	(void)pthread_once(&minstack_once, minstack_lookup);
+	if (minstack == NULL)
+		return size;
+	least = minstack(attr);
+	if (least > (size_t)PTHREAD_STACK_MIN &&
+	    size <= SIZE_MAX - (least - (size_t)PTHREAD_STACK_MIN))
+		size += least - (size_t)PTHREAD_STACK_MIN;
+	return size;
+}
+
 /* With spawn_lock held and a `spawned` reservation made: start a worker. */
 static int
 spawn_locked(struct crew_pool *p)
@@ -137,7 +174,8 @@ spawn_locked(struct crew_pool *p)
 	rc = pthread_attr_init(&attr) != 0 ? CREW_ENOMEM : 0;
 	if (rc == 0) {
 		if (p->stack_size)
-			(void)pthread_attr_setstacksize(&attr, p->stack_size);
+			(void)pthread_attr_setstacksize(&attr,
+			    stack_with_tls(&attr, p->stack_size));
 		if (pthread_create(&w->thread, &attr, worker_main, w) != 0)
 			rc = CREW_EAGAIN;
 		pthread_attr_destroy(&attr);

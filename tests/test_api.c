@@ -1208,6 +1208,58 @@ Test(api, wait_past_stack_end_relays, .timeout = 60)
 	}
 }
 
+/*
+ * stack_size is the room the worker's frames get, besides what glibc
+ * takes from the thread's stack for its static TLS and descriptor: with
+ * this program's 12 KiB of TLS (every thread of it has this array), a
+ * 16 KiB stack left about 0 bytes, and any task overflowed.
+ */
+static __thread volatile char api_big_tls[12288];
+
+struct room_probe {
+	crew_task task;
+	size_t room;
+};
+
+static void
+room_fn(crew_task *t)
+{
+	struct room_probe *rp = crew_container_of(t, struct room_probe, task);
+	pthread_attr_t a;
+	void *lo;
+	size_t size;
+
+	api_big_tls[0] = 1;
+	api_big_tls[sizeof(api_big_tls) - 1] = 1;
+	if (pthread_getattr_np(pthread_self(), &a) == 0) {
+		if (pthread_attr_getstack(&a, &lo, &size) == 0)
+			rp->room = (uintptr_t)__builtin_frame_address(0) -
+			    (uintptr_t)lo;
+		pthread_attr_destroy(&a);
+	}
+}
+
+Test(api, stack_size_is_room_beside_tls, .timeout = 60)
+{
+	crew_config cfg;
+	crew_pool *p;
+	struct room_probe rp = { CREW_TASK_INIT(room_fn), 0 };
+	size_t want = (size_t)PTHREAD_STACK_MIN;
+
+	cr_assert_eq(crew_config_init(&cfg), 0);
+	cfg.max_threads = 1;
+	cfg.stack_size = want;
+	p = pool_new(&cfg);
+	cr_assert_eq(crew_submit(p, &rp.task), 0);
+	cr_assert_eq(crew_pool_shutdown(p), 0);
+	fprintf(stderr, "stack_size_is_room_beside_tls: %zu of %zu bytes "
+	    "below the task's frame\n", rp.room, want);
+	/* the frames from the thread's start to the task: under 3 KiB */
+	cr_assert(rp.room + 3072 >= want, "%zu bytes of a %zu-byte stack "
+	    "left below a task", rp.room, want);
+	pool_free(p);
+}
+
 /* ------------------------------------------------------------------ */
 /* Hooks.                                                              */
 
