@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define MAGIC 0x9e3779b9u
@@ -1432,15 +1433,34 @@ cpu_seconds(void)
 /* Each worker's CPU clock, recorded as it starts (on_thread_start). */
 #define IDLE_MAX_WORKERS 8
 static clockid_t idle_clocks[IDLE_MAX_WORKERS];
+static _Atomic pid_t idle_tids[IDLE_MAX_WORKERS];
 static atomic_uint idle_clocks_set;
 
 static void
 idle_on_start(void *ctx, unsigned index)
 {
 	(void)ctx;
-	if (index < IDLE_MAX_WORKERS &&
-	    pthread_getcpuclockid(pthread_self(), &idle_clocks[index]) == 0)
+	if (index >= IDLE_MAX_WORKERS)
+		return;
+	atomic_store(&idle_tids[index], (pid_t)syscall(SYS_gettid));
+	if (pthread_getcpuclockid(pthread_self(), &idle_clocks[index]) == 0)
 		atomic_fetch_or(&idle_clocks_set, 1u << index);
+}
+
+/* Until workers 0 to live - 1 all sleep in futex(), 10 s at most. */
+static bool
+idle_all_parked(unsigned live)
+{
+	for (int tries = 0; tries < 100000; tries++) {
+		bool all = true;
+
+		for (unsigned i = 0; all && i < live; i++)
+			all = t_in_futex(atomic_load(&idle_tids[i]));
+		if (all)
+			return true;
+		nap_us(100);
+	}
+	return false;
 }
 
 /* CPU seconds of workers 0 to live - 1; -1 if one has no recorded clock. */
@@ -1493,9 +1513,16 @@ idle_after_burst(unsigned threads, unsigned spin_us, const char *name)
 		T_CHECK(crew_submit(p, &c[i].task) == 0, "submit");
 	}
 	T_CHECK(wait_count(&ran, n, 20), "burst stalled");
-	nap_us(100000);
+	/* The window starts once every worker sleeps in the kernel, not
+	 * after a fixed 100 ms: a worker kept off its CPU that long by a
+	 * loaded host (CI, with another test beside this one) polled its
+	 * 2 ms inside the window.  Workers that never park fail here. */
+	nap_us(10000);
 	crew_pool_stats(p, &st);
 	live = (unsigned)st.threads_live;
+	T_CHECK(live <= threads, "%u workers live", live);
+	T_CHECK(idle_all_parked(live), "not every one of %u workers asleep "
+	    "in futex() within 10 s of the burst", live);
 	c0 = cpu_seconds();
 	w0 = idle_workers_cpu(live);
 	nap_us(1000000);

@@ -1128,25 +1128,6 @@ hold_release(void)
 	atomic_store(&hold_want, 0);
 }
 
-/* Whether thread tid is blocked in futex() (/proc/.../syscall gives the
- * number of the system call a blocked thread is in).  A chaos build's
- * sleep just before the futex call must not count. */
-static bool
-prefer_in_futex(pid_t tid)
-{
-	char path[64];
-	long nr = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
-	if ((f = fopen(path, "r")) == NULL)
-		return false;
-	if (fscanf(f, "%ld", &nr) != 1)
-		nr = -1;
-	fclose(f);
-	return nr == SYS_futex;
-}
-
 /* Until the n workers of p (thread ids tid[]) are idle in the sync word
  * and asleep in the kernel. */
 static int
@@ -1160,7 +1141,7 @@ wait_parked(crew_pool *p, _Atomic pid_t *tid, int n)
 		if (st.threads_idle != (uint64_t)n)
 			all = false;
 		for (int i = 0; all && i < n; i++)
-			all = prefer_in_futex(atomic_load(&tid[i]));
+			all = t_in_futex(atomic_load(&tid[i]));
 		if (all)
 			return 0;
 		usleep(100);

@@ -5,7 +5,9 @@
 
 #include "crew.h"
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -31,6 +33,10 @@ void t_watchdog_off(void);
  * handshake between two threads that share one CPU (the other one busy)
  * does not burn a whole time slice per step. */
 void t_spin_until(const _Atomic int *flag);
+/* Whether thread tid is blocked in futex() (/proc/.../syscall gives the
+ * number of the system call a blocked thread is in).  A chaos build's
+ * sleep just before the futex call must not count. */
+bool t_in_futex(pid_t tid);
 
 /*
  * pthread_create fault injection (tests link with
