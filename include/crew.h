@@ -219,8 +219,8 @@ typedef struct crew_config {
 	unsigned max_threads;
 	/* Worker stack size in bytes; 0 = the system default.  Otherwise at
 	 * least PTHREAD_STACK_MIN (else crew_pool_create: CREW_EINVAL), and
-	 * the room the worker's frames get: with glibc, crew adds what the
-	 * thread's static TLS takes from its stack.  One too large to map
+	 * the room the worker's frames get: with a dynamically linked glibc,
+	 * crew adds what the thread's static TLS takes from its stack.  One too large to map
 	 * makes thread creation fail (CREW_EAGAIN from the submits that need
 	 * a worker). */
 	size_t stack_size;

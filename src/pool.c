@@ -112,10 +112,14 @@ worker_block_size(unsigned max_threads)
  * glibc takes a thread's static TLS and descriptor out of the stack size
  * asked for: 4.7 KiB of a 16 KiB stack here, and with 9 KiB of a
  * program's TLS, nothing was left for the worker's own frames.  A pool's
- * stack_size is the room its tasks get, so we add what glibc takes, from
- * its __pthread_get_minstack (the least stack for attr: PTHREAD_STACK_MIN,
- * a page and the static TLS), as Rust's std does; without it (a static
- * link, another libc) nothing is added.
+ * stack_size is the room its tasks get, so we add what glibc takes: its
+ * __pthread_get_minstack (the least stack for attr: PTHREAD_STACK_MIN, a
+ * page and the static TLS, the same lookup as Rust's std and the JDK)
+ * less PTHREAD_STACK_MIN and the page.  Without it (a static link,
+ * another libc: musl maps TLS above the size asked for) nothing is added.
+ * Looked up at pool creation (minstack_init), not first under
+ * spawn_lock: dlsym takes the loader's lock, which a constructor
+ * submitting to the pool from dlopen would hold in the other order.
  */
 typedef size_t (*minstack_fn)(const pthread_attr_t *);
 static minstack_fn minstack;
@@ -129,18 +133,24 @@ minstack_lookup(void)
 	memcpy(&minstack, &sym, sizeof(minstack));
 }
 
+static void
+minstack_init(void)
+{
+	(void)pthread_once(&minstack_once, minstack_lookup);
+}
+
 static size_t
 stack_with_tls(const pthread_attr_t *attr, size_t size)
 {
-	size_t least;
+	size_t least, base, page = (size_t)sysconf(_SC_PAGESIZE);
 
-	(void)pthread_once(&minstack_once, minstack_lookup);
+	minstack_init(); /* done already: for its ordering */
 	if (minstack == NULL)
 		return size;
 	least = minstack(attr);
-	if (least > (size_t)PTHREAD_STACK_MIN &&
-	    size <= SIZE_MAX - (least - (size_t)PTHREAD_STACK_MIN))
-		size += least - (size_t)PTHREAD_STACK_MIN;
+	base = (size_t)PTHREAD_STACK_MIN + page;
+	if (least > base && size <= SIZE_MAX - (least - base))
+		size += least - base;
 	return size;
 }
 
@@ -1688,6 +1698,8 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 		p->slice_ns = (uint64_t)cfg->slice_us * 1000u;
 	atomic_init(&p->slice_workers, 0);
 	p->stack_size = cfg->stack_size;
+	if (p->stack_size != 0)
+		minstack_init();
 	p->cfg = *cfg;
 	snprintf(p->name_prefix, sizeof(p->name_prefix), "%s",
 	    cfg->name_prefix ? cfg->name_prefix : "crew-");

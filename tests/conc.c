@@ -1447,25 +1447,34 @@ idle_on_start(void *ctx, unsigned index)
 		atomic_fetch_or(&idle_clocks_set, 1u << index);
 }
 
-/* Until workers 0 to live - 1 all sleep in futex(), 10 s at most. */
+/* Until workers 0 to live - 1 of p are idle and all sleep in futex(),
+ * 10 s at most. */
 static bool
-idle_all_parked(unsigned live)
+idle_all_parked(crew_pool *p, unsigned live)
 {
-	for (int tries = 0; tries < 100000; tries++) {
-		bool all = true;
+	double until = mono_seconds() + 10;
 
+	do {
+		crew_stats st;
+		bool all;
+
+		crew_pool_stats(p, &st);
+		all = st.threads_idle == live;
 		for (unsigned i = 0; all && i < live; i++)
 			all = t_in_futex(atomic_load(&idle_tids[i]));
 		if (all)
 			return true;
 		nap_us(100);
-	}
+	} while (mono_seconds() < until);
 	return false;
 }
 
-/* CPU seconds of workers 0 to live - 1; -1 if one has no recorded clock. */
+/* CPU seconds of workers 0 to live - 1; -1 if one has no recorded clock,
+ * unless `started`: a worker not at its start hook yet counts 0 (its
+ * clock started with the thread, so what it used before then counts
+ * later). */
 static double
-idle_workers_cpu(unsigned live)
+idle_workers_cpu(unsigned live, bool started)
 {
 	unsigned set = atomic_load(&idle_clocks_set);
 	double sum = 0;
@@ -1473,6 +1482,8 @@ idle_workers_cpu(unsigned live)
 	for (unsigned i = 0; i < live; i++) {
 		struct timespec ts;
 
+		if (!(set & (1u << i)) && started)
+			continue;
 		if (!(set & (1u << i)) ||
 		    clock_gettime(idle_clocks[i], &ts) != 0)
 			return -1;
@@ -1494,7 +1505,7 @@ idle_after_burst(unsigned threads, unsigned spin_us, const char *name)
 	size_t n = t_scaled(1000000);
 	struct chain_task *c = calloc(n, sizeof(*c));
 	atomic_size_t ran = 0;
-	double c0, c1, w0, w1, ms, wms;
+	double c0, c1, w0, w1, p0, p1, ms, wms;
 	crew_config cfg;
 	crew_pool *p;
 	crew_stats st;
@@ -1502,6 +1513,8 @@ idle_after_burst(unsigned threads, unsigned spin_us, const char *name)
 
 	T_CHECK(threads <= IDLE_MAX_WORKERS, "setup");
 	atomic_store(&idle_clocks_set, 0);
+	for (unsigned i = 0; i < IDLE_MAX_WORKERS; i++)
+		atomic_store(&idle_tids[i], 0);
 	crew_config_init(&cfg);
 	cfg.max_threads = threads;
 	cfg.spin_us = spin_us;
@@ -1516,18 +1529,27 @@ idle_after_burst(unsigned threads, unsigned spin_us, const char *name)
 	/* The window starts once every worker sleeps in the kernel, not
 	 * after a fixed 100 ms: a worker kept off its CPU that long by a
 	 * loaded host (CI, with another test beside this one) polled its
-	 * 2 ms inside the window.  Workers that never park fail here. */
-	nap_us(10000);
+	 * 2 ms inside the window.  Workers that never park fail here; what
+	 * they burned on their way there is bounded by CPU time (which a
+	 * worker kept off its CPU does not accrue): its poll and 50 ms, so
+	 * that a poll of seconds (spin_us taken as milliseconds) still
+	 * fails. */
 	crew_pool_stats(p, &st);
 	live = (unsigned)st.threads_live;
 	T_CHECK(live <= threads, "%u workers live", live);
-	T_CHECK(idle_all_parked(live), "not every one of %u workers asleep "
-	    "in futex() within 10 s of the burst", live);
+	p0 = idle_workers_cpu(live, true);
+	T_CHECK(idle_all_parked(p, live), "not every one of %u workers "
+	    "asleep in futex() within 10 s of the burst", live);
+	p1 = idle_workers_cpu(live, false);
+	T_CHECK(p0 >= 0 && p1 >= 0, "a worker's CPU clock is unknown");
+	T_CHECK((p1 - p0) * 1000.0 < live * (spin_us / 1000.0 + 50.0),
+	    "%u workers took %.1f ms of CPU to park", live,
+	    (p1 - p0) * 1000.0);
 	c0 = cpu_seconds();
-	w0 = idle_workers_cpu(live);
+	w0 = idle_workers_cpu(live, false);
 	nap_us(1000000);
 	c1 = cpu_seconds();
-	w1 = idle_workers_cpu(live);
+	w1 = idle_workers_cpu(live, false);
 	crew_pool_stats(p, &st);
 	ms = (c1 - c0) * 1000.0;
 	wms = (w1 - w0) * 1000.0;
