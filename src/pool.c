@@ -144,7 +144,8 @@ stack_with_tls(const pthread_attr_t *attr, size_t size)
 {
 	size_t least, base, page = (size_t)sysconf(_SC_PAGESIZE);
 
-	minstack_init(); /* done already: for its ordering */
+	/* minstack was set by crew_pool_create's minstack_init, ordered
+	 * before us by whatever handed us the pool */
 	if (minstack == NULL)
 		return size;
 	least = minstack(attr);

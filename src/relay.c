@@ -159,14 +159,17 @@ crew__stack_half(uintptr_t *low, uintptr_t *end)
 	return half;
 }
 
-static void relay_entry(void);
+static int relay_prepare(struct crew__relay *r);
 
 #if !defined(RELAY_ASAN) && !defined(RELAY_TSAN)
 /* Switches to a context of this very frame and back (getcontext returns
  * a second time, then we leave): binds swapcontext without leaving the
  * stack.  Static contexts (one thread at a time, under warm_lock): two
  * ucontext_t on the stack were 2 KiB of a warm-up meant to save stack. */
-static ucontext_t warm_here, warm_from, warm_uc;
+static ucontext_t warm_here, warm_from;
+/* A relay prepared on a small static stack (relay_prepare), never
+ * started: binds getcontext and makecontext. */
+static struct crew__relay warm_relay;
 static char warm_stack[1024];
 
 static __attribute__((noinline)) void
@@ -242,12 +245,9 @@ crew__relay_warm(const struct crew__worker *w)
 #if !defined(RELAY_ASAN) && !defined(RELAY_TSAN)
 	/* makecontext writes only the context and the top of the stack
 	 * given; nothing ever switches to it */
-	if (getcontext(&warm_uc) == 0) {
-		warm_uc.uc_stack.ss_sp = warm_stack;
-		warm_uc.uc_stack.ss_size = sizeof(warm_stack);
-		warm_uc.uc_link = NULL;
-		makecontext(&warm_uc, relay_entry, 0);
-	}
+	warm_relay.bottom = (uintptr_t)warm_stack;
+	warm_relay.top = warm_relay.bottom + sizeof(warm_stack);
+	(void)relay_prepare(&warm_relay);
 	warm_switch();
 #endif
 	/* release: pairs with the acquire above */

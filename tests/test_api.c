@@ -1070,6 +1070,23 @@ struct mark_probe {
 	int depth;
 };
 
+/* The lowest address of the calling thread's stack; 0 if unknown. */
+static uintptr_t
+stack_bottom(void)
+{
+	pthread_attr_t a;
+	void *lo;
+	size_t size;
+	uintptr_t r = 0;
+
+	if (pthread_getattr_np(pthread_self(), &a) == 0) {
+		if (pthread_attr_getstack(&a, &lo, &size) == 0)
+			r = (uintptr_t)lo;
+		pthread_attr_destroy(&a);
+	}
+	return r;
+}
+
 #define MARK_FILL 0xa5
 #ifndef __has_feature
 #define __has_feature(x) 0
@@ -1124,10 +1141,6 @@ mark_fn(crew_task *t)
 {
 	struct mark_probe *mp = crew_container_of(t, struct mark_probe, task);
 
-	pthread_attr_t a;
-	void *lo;
-	size_t size;
-
 	mp->half = crew__tls_worker->stack_half;
 	mp->end = crew__tls_worker->stack_end;
 	if (mp->end == 0 || mp->half == 0)
@@ -1135,15 +1148,7 @@ mark_fn(crew_task *t)
 	/* The stack below us, filled, then how deep the wait reached (not
 	 * under ASan: its frames differ, and it polices the stack's bytes) */
 #if !defined(MARK_ASAN)
-	if (pthread_getattr_np(pthread_self(), &a) == 0) {
-		if (pthread_attr_getstack(&a, &lo, &size) == 0)
-			mp->lo = (uintptr_t)lo;
-		pthread_attr_destroy(&a);
-	}
-#else
-	(void)a;
-	(void)lo;
-	(void)size;
+	mp->lo = stack_bottom();
 #endif
 	if (mp->lo != 0)
 		mark_fill(mp->lo + 64);
@@ -1225,18 +1230,12 @@ static void
 room_fn(crew_task *t)
 {
 	struct room_probe *rp = crew_container_of(t, struct room_probe, task);
-	pthread_attr_t a;
-	void *lo;
-	size_t size;
+	uintptr_t lo = stack_bottom();
 
 	api_big_tls[0] = 1;
 	api_big_tls[sizeof(api_big_tls) - 1] = 1;
-	if (pthread_getattr_np(pthread_self(), &a) == 0) {
-		if (pthread_attr_getstack(&a, &lo, &size) == 0)
-			rp->room = (uintptr_t)__builtin_frame_address(0) -
-			    (uintptr_t)lo;
-		pthread_attr_destroy(&a);
-	}
+	if (lo != 0)
+		rp->room = (uintptr_t)__builtin_frame_address(0) - lo;
 }
 
 Test(api, stack_size_is_room_beside_tls, .timeout = 60)
