@@ -20,7 +20,7 @@
 
 #define CREW_VERSION_MAJOR 0
 #define CREW_VERSION_MINOR 5
-#define CREW_VERSION_PATCH 2
+#define CREW_VERSION_PATCH 3
 #define CREW_VERSION_HEX                                                      \
 	((CREW_VERSION_MAJOR << 16) | (CREW_VERSION_MINOR << 8) |            \
 	    CREW_VERSION_PATCH)
@@ -469,7 +469,9 @@ typedef struct crew_stats {
 	/* Workers that were to be bound but run unpinned: the topology could
 	 * not be read, or the system refused the binding. */
 	uint64_t pin_failures;
-	uint64_t spins;             /* polls for work before parking (spin_us) */
+	/* polls for work before parking (spin_us, and after a fan-out
+	 * permit: README, CREW_FAN_POLL_US) */
+	uint64_t spins;
 	uint64_t spin_hits;         /* polls after which the worker took a
 	                               notification instead of parking */
 	uint64_t spread_steps;      /* wake-ups that stepped off the waker's CPU
@@ -489,14 +491,14 @@ typedef struct crew_stats {
 	/* Fan-outs: permits posted, each with a futex kick of a sleeper,
 	 * when a range of a parallel loop first split into halves that
 	 * split again while workers were parked and fewer than the cap
-	 * awake (README: Configuration, CREW_FANOUT); and the permits that
-	 * workers took, each normally one search (by the sleeper kicked, or
-	 * by a worker about to park; one taken while a notification is
-	 * pending is consumed as an ordinary wake-up instead). */
+	 * awake (README: Configuration, CREW_FANOUT); the permits that
+	 * workers took (the sleeper kicked, or a worker about to park),
+	 * each followed by searches and a poll of at most CREW_FAN_POLL_US
+	 * until the worker runs a task or parks again; and the permits
+	 * after which it ran a task before parking. */
 	uint64_t fan_outs;
 	uint64_t fan_out_taken;
-	uint64_t fan_out_hits;      /* of those searches, the ones that found
-	                               a task */
+	uint64_t fan_out_hits;
 } crew_stats;
 
 CREW_API void crew_pool_stats(crew_pool *pool, crew_stats *out);

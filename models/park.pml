@@ -84,7 +84,11 @@
  * (idle - 1 CAS) and searches without the role unless the word is
  * SHUTDOWN or `notified` is set.  A worker woken that way counts as
  * woken (woke = 1): it may fan out in turn.  Permits nobody takes stay
- * posted, and the next worker to park takes one itself.  The property
+ * posted, and the next worker to park takes one itself.  If its search
+ * finds nothing, it polls like a -DSPIN worker (whatever its index, with
+ * HOT 0 unless -DSPIN) until it runs a task, times out or parks
+ * (crew.inc, FAN_POLL; -DNO_FAN_POLL: parks at once, the code before
+ * 0.5.3 and CREW_FAN_POLL_US=0).  The property
  * is the same; crew.inc asserts that idle never borrows (idle > 0
  * before any idle - 1) nor exceeds `spawned`.  The scenarios' sizes:
  * default 1.2 M states, SPIN 5 M, TWO_PRODUCERS 156 k (with SPIN 708
@@ -374,7 +378,7 @@ proctype worker(byte me) {
 		fi;
 #endif
 #ifdef FANOUT
-		fan = woke && pushed;
+		fan = woke && pushed; FANPOLL_RAN
 #endif
 		woke = 0;
 		/* hand the waking role on before running the task */

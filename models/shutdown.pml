@@ -264,7 +264,7 @@ proctype worker(byte me) {
 		/* C: woke && pushed after the queues_empty probe, which this
 		 * model leaves out; any first task after a wake-up may fan
 		 * out here (a superset) */
-		fan = woke; woke = 0;
+		fan = woke; woke = 0; FANPOLL_RAN
 #endif
 		if
 		:: waking -> handoff_waking(pushed)

@@ -298,6 +298,8 @@ struct crew_pool {
 	unsigned fan_cap;               /* I */
 	_Atomic uint64_t fan_outs;      /* S: statistic */
 	uint64_t spin_ns;               /* I: cfg.spin_us in ns */
+	uint64_t fan_poll_ns;           /* I: worker_wait's poll after a
+					   fan-out permit; 0 with fan_cap 0 */
 	/* I: the slice each worker asks for at start (cfg.slice_us with
 	 * CREW_SLICE_US_AUTO resolved), in ns; 0: none */
 	uint64_t slice_ns;
@@ -402,6 +404,10 @@ unsigned crew__pool_max_threads(struct crew_pool *p);
 /* A search that failed only on a busy try-lock is retried this often
  * before the worker parks. */
 #define CREW__BUSY_RETRIES 64u
+/* A worker that left idle on a fan-out permit and found nothing polls
+ * this long in all before it parks again (worker_wait); CREW_FAN_POLL_US
+ * sets it, 0 parks at once. */
+#define CREW__FAN_POLL_US 50u
 /* A polling worker (worker_spin) reads the sync word at most this many
  * pauses apart. */
 #define CREW__SPIN_PAUSES 16u

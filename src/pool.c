@@ -398,7 +398,7 @@ notify_slow(struct crew_pool *p, bool is_waking)
 	 * relaxed is enough after it); one still counted makes its RMW after
 	 * our CAS, finds `notified` and consumes it (or someone else did).
 	 */
-	if (act == CREW__N_WAKE && p->spin_ns != 0)
+	if (act == CREW__N_WAKE && (p->spin_ns | p->fan_poll_ns) != 0)
 		/* relaxed: ordered after our acq_rel CAS (see above) */
 		spinner = atomic_load_explicit(&p->spinning,
 		    memory_order_relaxed) > 0;
@@ -562,13 +562,13 @@ spread_init(struct crew_pool *p, struct crew__worker *w)
  */
 static __attribute__((noinline)) uint32_t
 worker_spin(struct crew_pool *p, struct crew__worker *w, uint32_t s,
-    bool is_waking, uint64_t *until, bool *again)
+    bool is_waking, uint64_t ns, uint64_t *until, bool *again)
 {
 	unsigned reads = 0, pauses = 1;
 	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 
 	if (*until == 0) {
-		*until = now + p->spin_ns;
+		*until = now + ns;
 	} else if (now >= *until) {
 		*again = false;
 		return s;
@@ -610,14 +610,26 @@ worker_spin(struct crew_pool *p, struct crew__worker *w, uint32_t s,
 	return s;
 }
 
-/* Returns -1 at shutdown, 1 if we now hold the waking role, 2 if we
- * left idle on a fan-out permit, else 0. */
+/* A worker that took a fan-out permit (worker_wait), until it runs a task
+ * or parks again. */
+struct fan_state {
+	bool on;
+	uint64_t until;		/* end of its poll; 0: not started */
+};
+
+/*
+ * Returns -1 at shutdown, 1 if we now hold the waking role, else 0.
+ * fan->on comes back set when we left idle on a fan-out permit; while it
+ * stays set (worker_main clears it when we run a task), a search that
+ * found nothing polls up to fan_poll_ns in all before we commit idle.
+ */
 static CREW__HOT int
-worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking)
+worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking,
+    struct fan_state *fan)
 {
 	bool idle = false;
 	bool poll = p->spin_ns != 0 && w->index < p->hot, polled = false;
-	bool fanned;
+	bool fan_poll = fan->on && p->fan_poll_ns != 0;
 	uint64_t poll_until = 0;
 	/* relaxed: starting guess for the CASes */
 	uint32_t s = atomic_load_explicit(&p->sync, memory_order_relaxed);
@@ -641,10 +653,26 @@ worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking)
 			}
 			continue;
 		case CREW__W_IDLE:
+			/*
+			 * Left idle on a fan-out permit and found nothing: the
+			 * split that set it off went to the token's wakee, or
+			 * is still to come (the ranges split again as they are
+			 * taken).  Poll for the next notification rather than
+			 * park at once, so the permit's wake-up is not spent
+			 * for nothing.  At most fan_cap workers are awake or
+			 * polling after fan-outs (crew__pool_fan_out counts us
+			 * awake), so we take no CPU from a busy worker.
+			 */
+			if (fan_poll) {
+				polled = true;
+				s = worker_spin(p, w, s, is_waking,
+				    p->fan_poll_ns, &fan->until, &fan_poll);
+				continue;
+			}
 			if (poll) {
 				polled = true;
-				s = worker_spin(p, w, s, is_waking, &poll_until,
-				    &poll);
+				s = worker_spin(p, w, s, is_waking, p->spin_ns,
+				    &poll_until, &poll);
 				continue;
 			}
 			/* release: orders worker_spin's leaving `spinning`
@@ -664,11 +692,13 @@ worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking)
 		}
 		CREW__CHAOS();
 		CREW__STAT_ADD(w, parks, 1);
-		fanned = crew__event_wait(&p->idle_event,
+		fan->on = crew__event_wait(&p->idle_event,
 		    w->index < p->hot ? CREW__EV_HOT : CREW__EV_COLD);
+		fan->until = 0;
+		fan_poll = fan->on && p->fan_poll_ns != 0;
 		/* relaxed: re-examined by the loop */
 		s = atomic_load_explicit(&p->sync, memory_order_relaxed);
-		if (!fanned) {
+		if (!fan->on) {
 			CREW__STAT_ADD(w, wakeups, 1);
 			/* not after a fan-out permit: the hint is for the
 			 * wakee of the token (a fan-out sets none) */
@@ -680,11 +710,11 @@ worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking)
 		 * A fan-out permit: leave idle and search beside the waking
 		 * thread, without the role.  A notification pending now is
 		 * consumed the usual way instead (loop top).  Like a worker
-		 * back from a task, we commit idle again, and recheck, if we
-		 * find nothing.  The permit may have been meant for another
-		 * sleeper (the kick woke one that took a token, or none yet)
-		 * and we may not have slept at all: we then search once more
-		 * before parking, for the work that set it off.
+		 * back from a task, we commit idle again, after a poll (see
+		 * above), if we find nothing.  The permit may have been meant
+		 * for another sleeper (the kick woke one that took a token, or
+		 * none yet) and we may not have slept at all: we then search
+		 * and poll before parking, for the work that set it off.
 		 */
 		CREW__STAT_ADD(w, fan_out_taken, 1);
 		/* (a shut-down word has `notified` set: crew__sync_shutdown;
@@ -694,7 +724,7 @@ worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking)
 			 * notifies before it, so their pushes are visible */
 			if (atomic_compare_exchange_weak_explicit(&p->sync, &s,
 			    s - 1, memory_order_acquire, memory_order_relaxed))
-				return 2;
+				return 0;
 		}
 	}
 }
@@ -1350,7 +1380,8 @@ worker_main(void *arg)
 {
 	struct crew__worker *w = arg;
 	struct crew_pool *p = w->pool;
-	bool waking = false, fanned, woke, pushed, busy;
+	bool waking = false, woke, pushed, busy;
+	struct fan_state fan = { false, 0 };
 	unsigned retries;
 	crew_task *t;
 	int r;
@@ -1378,9 +1409,8 @@ worker_main(void *arg)
 		crew__tls_hook_pool = NULL;
 	}
 	spread_init(p, w);
-	while ((r = worker_wait(p, w, waking)) >= 0) {
+	while ((r = worker_wait(p, w, waking, &fan)) >= 0) {
 		waking = r == 1;
-		fanned = r == 2;
 		woke = true;
 		retries = 0;
 		for (;;) {
@@ -1415,8 +1445,12 @@ worker_main(void *arg)
 			if (woke) {
 				if (!pushed)
 					pushed = !queues_empty(p, true);
-				if (CREW__UNLIKELY(fanned))
+				if (CREW__UNLIKELY(fan.on)) {
+					/* the permit paid: park at once
+					 * next time */
 					CREW__STAT_ADD(w, fan_out_hits, 1);
+					fan.on = false;
+				}
 				woke = false;
 			}
 			if (waking)
@@ -1612,7 +1646,7 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 {
 	crew_config def;
 	struct crew_pool *p;
-	unsigned max, ncpu;
+	unsigned max, ncpu, fan_poll_us;
 	cpu_set_t cpus;
 	bool cpus_known;
 
@@ -1691,6 +1725,11 @@ crew_pool_create(crew_pool **out, const crew_config *cfg)
 	atomic_init(&p->waker_cpu, -1);
 	atomic_init(&p->spinning, 0);
 	p->spin_ns = (uint64_t)cfg->spin_us * 1000u;
+	/* CREW_FAN_POLL_US (worker_wait): CREW_SPIN_US's syntax, anything
+	 * else the default */
+	if (!crew__spin_parse(getenv("CREW_FAN_POLL_US"), &fan_poll_us))
+		fan_poll_us = CREW__FAN_POLL_US;
+	p->fan_poll_ns = p->fan_cap != 0 ? (uint64_t)fan_poll_us * 1000u : 0;
 	/* Automatic: a long slice when workers may share CPUs. */
 	if (cfg->slice_us == CREW_SLICE_US_AUTO)
 		p->slice_ns = max > ncpu ?

@@ -1380,17 +1380,37 @@ t_wakee_leaves_busy_wakers_cpu(void)
  * Each round waits until all 8 workers are parked: the caller's first
  * split then always finds sleepers to kick, so fan_outs counts at least
  * one per round; every permit taken is one posted (fan_out_taken <=
- * fan_outs), and some are taken.  Every index is covered exactly once.
- * With CREW_FANOUT=0 nothing fans out.
+ * fan_outs), and some are taken.  A worker on a permit runs a task or
+ * polls (CREW_FAN_POLL_US, worker_wait) before it parks again, so once
+ * all are parked fan_out_taken <= fan_out_hits + spins (spin_us is 0
+ * here: every poll is one after a permit); with CREW_FAN_POLL_US=0 none
+ * polls.  Every index is covered exactly once.  With CREW_FANOUT=0
+ * nothing fans out.
  */
+/* Waits until all 8 workers of p are parked. */
 static int
-fan_rounds(const char *env, int nap_us, unsigned *rounds_out,
-    crew_stats *st)
+fan_parked(crew_pool *p, crew_stats *st, const char *env, unsigned r)
 {
-	/* Sleeping calls: a round's permits seldom find work (the split
-	 * that set one off is often taken by the token's wakee; here in
-	 * about one round of ten or twenty), so these go on until one has,
-	 * for at most 1000 rounds. */
+	for (int spin = 0;; spin++) {
+		crew_pool_stats(p, st);
+		if (st->threads_live == 8 && st->threads_idle == 8)
+			return 0;
+		T_CHECK(spin < 20000, "CREW_FANOUT=%s round %u: %llu of %llu "
+		    "workers parked after 2 s", env, r,
+		    (unsigned long long)st->threads_idle,
+		    (unsigned long long)st->threads_live);
+		nanosleep(&(struct timespec){ 0, 100000 }, NULL);
+	}
+}
+
+/* poll: CREW_FAN_POLL_US, NULL for the default */
+static int
+fan_rounds(const char *env, const char *poll, int nap_us,
+    unsigned *rounds_out, crew_stats *st)
+{
+	/* Sleeping calls: go on until a permit has found work, for at most
+	 * 1000 rounds (before the poll after a permit, a busy host made
+	 * that rare: the token's wakee took the split that set it off). */
 	const unsigned rounds = nap_us > 0 ? 1000 : 20;
 	size_t n = nap_us > 0 ? 256 : t_scaled(1u << 18);
 	size_t grain = nap_us > 0 ? 1 : 64;
@@ -1402,25 +1422,22 @@ fan_rounds(const char *env, int nap_us, unsigned *rounds_out,
 	*rounds_out = 0;
 	crew_config_init(&cfg);
 	cfg.max_threads = 8;
+	cfg.spin_us = 0;	/* every poll is one after a permit */
 	setenv("CREW_FANOUT", env, 1);
+	if (poll != NULL)
+		setenv("CREW_FAN_POLL_US", poll, 1);
+	else
+		unsetenv("CREW_FAN_POLL_US");
 	rc = crew_pool_create(&p, &cfg);
 	unsetenv("CREW_FANOUT");
+	unsetenv("CREW_FAN_POLL_US");
 	T_CHECK(rc == 0, "create");
 	t_watch_pool(p);
 	/* Start all 8: each hold task returns once all 8 run. */
 	T_CHECK(hold_start(p, hold, 8) == 0, "submit");
 	for (unsigned r = 0; r < rounds; r++) {
-		/* All 8 parked. */
-		for (int spin = 0;; spin++) {
-			crew_pool_stats(p, st);
-			if (st->threads_live == 8 && st->threads_idle == 8)
-				break;
-			T_CHECK(spin < 20000, "CREW_FANOUT=%s round %u: %llu of "
-			    "%llu workers parked after 2 s", env, r,
-			    (unsigned long long)st->threads_idle,
-			    (unsigned long long)st->threads_live);
-			nanosleep(&(struct timespec){ 0, 100000 }, NULL);
-		}
+		if (fan_parked(p, st, env, r) != 0)
+			return 1;
 		if (nap_us > 0 && r >= 20 && st->fan_out_hits > 0)
 			break;
 		atomic_store(&cover_nap_us, nap_us);
@@ -1429,9 +1446,36 @@ fan_rounds(const char *env, int nap_us, unsigned *rounds_out,
 		T_CHECK(rc == 0, "CREW_FANOUT=%s round %u", env, r);
 		*rounds_out = r + 1;
 	}
-	crew_pool_stats(p, st);
+	/* Parked: every permit taken has ended in a task or a poll (the
+	 * counters are a relaxed snapshot; a parked worker's are final). */
+	for (int spin = 0;; spin++) {
+		if (fan_parked(p, st, env, *rounds_out) != 0)
+			return 1;
+		if (poll != NULL && strcmp(poll, "0") == 0)
+			break;
+		if (st->fan_out_taken <= st->fan_out_hits + st->spins)
+			break;
+		T_CHECK(spin < 20000, "CREW_FANOUT=%s: %llu permits taken, "
+		    "%llu ran a task, %llu polls", env,
+		    (unsigned long long)st->fan_out_taken,
+		    (unsigned long long)st->fan_out_hits,
+		    (unsigned long long)st->spins);
+		nanosleep(&(struct timespec){ 0, 100000 }, NULL);
+	}
 	T_CHECK(crew_pool_destroy(p) == 0, "destroy");
 	return 0;
+}
+
+static void
+fan_print(const char *what, unsigned rounds, const crew_stats *st)
+{
+	fprintf(stderr, "for_fans_out (%s): %u rounds, %llu fan-outs, %llu "
+	    "permits taken, %llu ran a task, %llu polls, %llu wake-ups\n",
+	    what, rounds, (unsigned long long)st->fan_outs,
+	    (unsigned long long)st->fan_out_taken,
+	    (unsigned long long)st->fan_out_hits,
+	    (unsigned long long)st->spins,
+	    (unsigned long long)st->wakeups);
 }
 
 int
@@ -1440,13 +1484,8 @@ t_for_fans_out(void)
 	crew_stats st;
 	unsigned rounds;
 
-	T_CHECK(fan_rounds("1", 0, &rounds, &st) == 0, "CREW_FANOUT=1");
-	fprintf(stderr, "for_fans_out: %u rounds, %llu fan-outs, %llu "
-	    "permits taken, %llu found work, %llu wake-ups\n", rounds,
-	    (unsigned long long)st.fan_outs,
-	    (unsigned long long)st.fan_out_taken,
-	    (unsigned long long)st.fan_out_hits,
-	    (unsigned long long)st.wakeups);
+	T_CHECK(fan_rounds("1", NULL, 0, &rounds, &st) == 0, "CREW_FANOUT=1");
+	fan_print("loops", rounds, &st);
 	T_CHECK(st.fan_outs >= rounds, "%llu fan-outs in %u rounds",
 	    (unsigned long long)st.fan_outs, rounds);
 	T_CHECK(st.fan_out_taken > 0, "no worker took a fan-out permit");
@@ -1458,20 +1497,22 @@ t_for_fans_out(void)
 	    (unsigned long long)st.fan_out_taken);
 	/*
 	 * Calls that sleep 200 us leave the 2 CPUs here free, so workers
-	 * that left idle on a permit find splits and run them (on a CPU-
-	 * bound loop here they mostly come too late).
+	 * that left idle on a permit find splits and run them.
 	 */
-	T_CHECK(fan_rounds("1", 200, &rounds, &st) == 0, "CREW_FANOUT=1, "
-	    "sleeping calls");
-	fprintf(stderr, "for_fans_out (sleeping calls): %u rounds, %llu "
-	    "fan-outs, %llu permits taken, %llu found work\n", rounds,
-	    (unsigned long long)st.fan_outs,
-	    (unsigned long long)st.fan_out_taken,
-	    (unsigned long long)st.fan_out_hits);
+	T_CHECK(fan_rounds("1", NULL, 200, &rounds, &st) == 0,
+	    "CREW_FANOUT=1, sleeping calls");
+	fan_print("sleeping calls", rounds, &st);
 	T_CHECK(st.fan_out_hits > 0, "sleeping calls: no worker that took "
 	    "a fan-out permit found work (%llu taken)",
 	    (unsigned long long)st.fan_out_taken);
-	T_CHECK(fan_rounds("0", 0, &rounds, &st) == 0, "CREW_FANOUT=0");
+	/* CREW_FAN_POLL_US=0: a permit that finds nothing parks at once */
+	T_CHECK(fan_rounds("1", "0", 0, &rounds, &st) == 0,
+	    "CREW_FANOUT=1 CREW_FAN_POLL_US=0");
+	fan_print("CREW_FAN_POLL_US=0", rounds, &st);
+	T_CHECK(st.fan_out_taken > 0, "CREW_FAN_POLL_US=0: no permit taken");
+	T_CHECK(st.spins == 0, "CREW_FAN_POLL_US=0: %llu polls",
+	    (unsigned long long)st.spins);
+	T_CHECK(fan_rounds("0", NULL, 0, &rounds, &st) == 0, "CREW_FANOUT=0");
 	T_CHECK(st.fan_outs == 0 && st.fan_out_taken == 0,
 	    "CREW_FANOUT=0: %llu fan-outs, %llu permits taken",
 	    (unsigned long long)st.fan_outs,
