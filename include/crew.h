@@ -493,8 +493,9 @@ typedef struct crew_stats {
 	 * split again while workers were parked and fewer than the cap
 	 * awake (README: Configuration, CREW_FANOUT); the permits that
 	 * workers took (the sleeper kicked, or a worker about to park),
-	 * each followed by searches and a poll of at most CREW_FAN_POLL_US
-	 * until the worker runs a task or parks again; and the permits
+	 * each followed by searches and polls of CREW_FAN_POLL_US in all
+	 * until the worker runs a task or parks again (one taken while a
+	 * notification is pending consumes that first); and the permits
 	 * after which it ran a task before parking. */
 	uint64_t fan_outs;
 	uint64_t fan_out_taken;

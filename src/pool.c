@@ -557,12 +557,14 @@ spread_init(struct crew_pool *p, struct crew__worker *w)
  * or a drain.  Returns the word last read, and clears *again unless it
  * stopped on a notification: a poller that then loses the race for it
  * (another worker consumed it first) polls on until *until, the deadline
- * of its first poll in this worker_wait (0: not set yet), instead of
- * parking at once (found in review).
+ * of its first poll (0: not set yet; ns from then), instead of parking at
+ * once (found in review).  Sets *polled unless that deadline had passed.
+ * Also the poll after a fan-out permit (worker_wait), whatever the
+ * worker's index and spin_us.
  */
 static __attribute__((noinline)) uint32_t
 worker_spin(struct crew_pool *p, struct crew__worker *w, uint32_t s,
-    bool is_waking, uint64_t ns, uint64_t *until, bool *again)
+    bool is_waking, uint64_t ns, uint64_t *until, bool *again, bool *polled)
 {
 	unsigned reads = 0, pauses = 1;
 	uint64_t now = clock_ns(CLOCK_MONOTONIC);
@@ -573,6 +575,7 @@ worker_spin(struct crew_pool *p, struct crew__worker *w, uint32_t s,
 		*again = false;
 		return s;
 	}
+	*polled = true;
 	CREW__STAT_ADD(w, spins, 1);
 	/* relaxed: a hint for notify_slow; see its comment for the order */
 	atomic_fetch_add_explicit(&p->spinning, 1, memory_order_relaxed);
@@ -659,20 +662,21 @@ worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking,
 			 * is still to come (the ranges split again as they are
 			 * taken).  Poll for the next notification rather than
 			 * park at once, so the permit's wake-up is not spent
-			 * for nothing.  At most fan_cap workers are awake or
-			 * polling after fan-outs (crew__pool_fan_out counts us
-			 * awake), so we take no CPU from a busy worker.
+			 * for nothing.  crew__pool_fan_out counts us awake, so
+			 * fan-outs stop once fan_cap (the CPUs by default) are
+			 * awake or coming: pollers seldom take a CPU from a
+			 * busy worker (the cap reads hints, and token wake-ups
+			 * are not capped).
 			 */
 			if (fan_poll) {
-				polled = true;
 				s = worker_spin(p, w, s, is_waking,
-				    p->fan_poll_ns, &fan->until, &fan_poll);
+				    p->fan_poll_ns, &fan->until, &fan_poll,
+				    &polled);
 				continue;
 			}
 			if (poll) {
-				polled = true;
 				s = worker_spin(p, w, s, is_waking, p->spin_ns,
-				    &poll_until, &poll);
+				    &poll_until, &poll, &polled);
 				continue;
 			}
 			/* release: orders worker_spin's leaving `spinning`
@@ -688,6 +692,23 @@ worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking,
 				signal_drained(p);
 			break; /* to sleep, without re-reading the word */
 		case CREW__W_SLEEP:
+			/*
+			 * Idle, nothing notified.  Right after a permit (the
+			 * only way here with fan->on: a call entered with it
+			 * commits idle and sleeps without this step), whose
+			 * taker found `notified` set and went to consume it:
+			 * another worker consumed it first.  Leave idle on
+			 * the permit after all, as below, rather than park
+			 * with it unused (found in review).
+			 */
+			if (fan->on) {
+				/* acquire: as below */
+				if (atomic_compare_exchange_weak_explicit(
+				    &p->sync, &s, s - 1, memory_order_acquire,
+				    memory_order_relaxed))
+					return 0;
+				continue;
+			}
 			break;
 		}
 		CREW__CHAOS();
@@ -708,24 +729,19 @@ worker_wait(struct crew_pool *p, struct crew__worker *w, bool is_waking,
 		}
 		/*
 		 * A fan-out permit: leave idle and search beside the waking
-		 * thread, without the role.  A notification pending now is
-		 * consumed the usual way instead (loop top).  Like a worker
-		 * back from a task, we commit idle again, after a poll (see
-		 * above), if we find nothing.  The permit may have been meant
-		 * for another sleeper (the kick woke one that took a token, or
-		 * none yet) and we may not have slept at all: we then search
-		 * and poll before parking, for the work that set it off.
+		 * thread, without the role (W_SLEEP above: the CAS to idle -
+		 * 1, acquire: it reads from the release sequence of the
+		 * notifies before it, so their pushes are visible).  A
+		 * notification pending now is consumed the usual way instead
+		 * (a shut-down word has `notified` set: crew__sync_shutdown,
+		 * and the loop top leaves).  Like a worker back from a task,
+		 * we commit idle again, after a poll (W_IDLE), if we find
+		 * nothing.  The permit may have been meant for another
+		 * sleeper (the kick woke one that took a token, or none yet)
+		 * and we may not have slept at all: we then search and poll
+		 * before parking, for the work that set it off.
 		 */
 		CREW__STAT_ADD(w, fan_out_taken, 1);
-		/* (a shut-down word has `notified` set: crew__sync_shutdown;
-		 * the loop top then leaves) */
-		while (!(s & CREW__SYNC_NOTIFIED)) {
-			/* acquire: reads from the release sequence of the
-			 * notifies before it, so their pushes are visible */
-			if (atomic_compare_exchange_weak_explicit(&p->sync, &s,
-			    s - 1, memory_order_acquire, memory_order_relaxed))
-				return 0;
-		}
 	}
 }
 
