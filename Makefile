@@ -319,8 +319,12 @@ clean:
 
 # ------------------------------------------------------------ bench
 BENCH_CFLAGS = -std=gnu11 -O2 -g -pthread -Iinclude -Isrc -Ibench
-bench: check-deps-bench lib
-	@$(MAKE) --no-print-directory -C bench
+# The library and the programs build with a job per CPU (run.sh's own
+# `make -C bench` then finds them current).
+BENCH_JOBS = $(shell nproc 2>/dev/null || echo 2)
+bench: check-deps-bench
+	@$(MAKE) --no-print-directory -j$(BENCH_JOBS) lib
+	@$(MAKE) --no-print-directory -j$(BENCH_JOBS) -C bench
 	@sh bench/run.sh
 
 -include $(wildcard $(B)/*/*.d)

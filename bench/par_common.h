@@ -14,7 +14,7 @@
  *                0xdeadbeef; Lomuto partition, last element as pivot, both
  *                halves spawned and joined, insertion sort at <= 32.
  *   pfor_mem     2^25 floats, out[i] = sqrtf(in[i]) * 2, 10 passes.
- *   pfor_uneven  2^20 items, item i runs i * 1024 / n steps of an LCG.
+ *   pfor_uneven  2^19 items, item i runs i * 1024 / n steps of an LCG.
  *   fib_oversub  fib(30) as above at THREADS, 4 x THREADS and 8 x THREADS
  *                threads in the same process: a pool / arena / team size
  *                per level, all set up and warmed up (every thread exists)
@@ -186,12 +186,14 @@ par_parse(struct par_cfg *c, const char *runtime, int argc, char **argv)
 	c->qsort_n = q ? 500000 : 10000000;
 	c->mem_n = q ? (1L << 22) : (1L << 25);
 	c->mem_passes = 10;
-	c->uneven_n = q ? (1L << 17) : (1L << 20);
+	c->uneven_n = q ? (1L << 17) : (1L << 19);
 	/* fib(30) takes ~10 ms with crew: one run is at the mercy of a
 	 * single preemption, so time it up to 11 times; but libgomp needs
 	 * ~450 ms a run, so stop after 1 s (0.5 s per level of fib_oversub)
-	 * once 3 runs are in.  The loops' serial runs (~0.5 s each) are
-	 * timed twice, to keep `make bench` within its 5 minutes. */
+	 * once 3 runs are in.  The loops' serial runs (0.35-0.5 s each) are
+	 * timed twice, to keep `make bench` within its 5 minutes (pfor_uneven
+	 * had 2^20 items, 0.7 s a serial run, until the default run took 5.5
+	 * minutes on a 2 vCPU Xeon). */
 	switch (c->w) {
 	case PAR_FIB:
 	case PAR_FIB_OVERSUB:

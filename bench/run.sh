@@ -31,7 +31,9 @@
 #   RETRY=2             re-run a contended sample up to RETRY more times
 #                       (0 with QUICK=1); only the last attempt is kept
 #   SAMPLE_TIMEOUT=120  seconds before a hung sample is killed (run fails)
-#   PAD_MS=100          idle lead-in before each sample (20 with QUICK=1)
+#   PAD_MS=100          idle lead-in before each submit_task and
+#                       submit_batch sample (20 with QUICK=1); the other
+#                       samples last 0.3 s or more and get at most 20 ms
 #   CHARTS=0            skip the PNG charts (bench-report --no-charts)
 #   BENCH_BIN=bench/bin where the programs are; BENCH_NOBUILD=1 builds
 #                       nothing; CREW_TOPO=build/crew-topo (these three let
@@ -45,6 +47,9 @@
 # /proc/stat and /proc/uptime count in 10 ms ticks and a submit sample can
 # be as short as 20 ms, hence the lead-in: it makes the window long enough
 # to see a neighbour's load (which rarely comes and goes within 100 ms).
+# The other samples' windows are long enough without it (crew's fib, the
+# shortest, takes about 0.4 s), so they get at most 20 ms: 100 ms before
+# each of them made the default run 15 s longer.
 # A sample is marked contended ('*') when the foreign time exceeds
 # CONTENDED_PCT % of one core over the window and one tick per CPU.
 set -eu
@@ -59,6 +64,7 @@ case "${QUICK:-0}" in
 *) QUICK=1; ROUNDS=${ROUNDS:-3}; PAD_MS=${PAD_MS:-20}; RETRY=${RETRY:-0} ;;
 esac
 pad=$(awk -v ms="$PAD_MS" 'BEGIN { printf "%.3f", ms / 1000 }')
+pad_long=$(awk -v ms="$PAD_MS" 'BEGIN { if (ms > 20) ms = 20; printf "%.3f", ms / 1000 }')
 export QUICK
 NCPU=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 THREADS=${THREADS:-$(nproc 2>/dev/null || echo 2)}
@@ -260,7 +266,10 @@ while [ "$r" -lt "$ROUNDS" ]; do
 			attempt=$((attempt + 1))
 			rm -f "$wtmp"
 			read_stat; b0=$BUSY; read_uptime; u0=$UP
-			sleep "$pad"
+			case $wl in
+			submit_task | submit_batch) sleep "$pad" ;;
+			*) sleep "$pad_long" ;;
+			esac
 			if [ -n "$pin" ]; then
 				set -- env "CREW_PIN=$pin"
 			else
