@@ -90,11 +90,12 @@
  * (crew.inc, FAN_POLL; -DNO_FAN_POLL: parks at once, the code before
  * 0.5.3 and CREW_FAN_POLL_US=0).  The property
  * is the same; crew.inc asserts that idle never borrows (idle > 0
- * before any idle - 1) nor exceeds `spawned`.  The scenarios' sizes:
- * default 1.2 M states, SPIN 5 M, TWO_PRODUCERS 156 k (with SPIN 708
- * k), FORK2 15.5 M (with SPIN 29 M), BURST 85 M (these three in
- * --full; BURST with pan -DCOLLAPSE: 3.9 GB); the default scenario with
- * -DMAXT=3 outgrew 190 M states and 23 GB (not run).
+ * before any idle - 1) nor exceeds `spawned`.  The scenarios' sizes,
+ * with the poll: default 4.9 M states (1.2 M with -DNO_FAN_POLL), SPIN
+ * 5.7 M, TWO_PRODUCERS 697 k (with SPIN 733 k), FORK2 22.4 M (with SPIN
+ * 32.8 M), BURST 278 M (these three with MAXT=3, in --full; BURST with
+ * pan -DCOLLAPSE: 13.2 GB); the default scenario with -DMAXT=3 outgrew
+ * 190 M states and 23 GB before the poll (not run).
  *
  * Not covered: weak memory (spin is sequentially consistent; the
  * store-buffering form of the lost wake-up is only *emulated*, by BUGGY 1

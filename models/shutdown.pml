@@ -58,9 +58,11 @@
  *                     taken by the last idle worker races the drain:
  *                     its idle - 1 CAS fails against the drain's CAS to
  *                     SHUTDOWN (or makes the drain's fail), and it leaves
- *                     at SHUTDOWN.  61 M states (--full, pan -DCOLLAPSE:
- *                     3 GB); -DNFAIL=0 -DFANCAP=2 13 M (CI), with
- *                     -DSPIN 32 M (--full).
+ *                     at SHUTDOWN.  With the poll after a permit
+ *                     (crew.inc FAN_POLL): 208 M states (--full, pan
+ *                     -DCOLLAPSE: 10.6 GB); -DNFAIL=0 -DFANCAP=2 38 M
+ *                     (CI; 13.5 M with -DNO_FAN_POLL, also CI), with
+ *                     -DSPIN 35.7 M (--full).
  *
  * Not covered: weak memory (spin is sequentially consistent), the backoff
  * time and count of spawn retries, shutdown called twice or from a worker

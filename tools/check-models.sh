@@ -3,8 +3,9 @@
 #
 #   sh tools/check-models.sh            the CI set (about 100 s on 2 cores)
 #   sh tools/check-models.sh --full     also the larger configurations
-#                                       (about 5.5 min and 7 GB of memory;
-#                                       one of them uses bitstate, a
+#                                       (about 35 min and 14 GB of memory,
+#                                       one run at a time unless JOBS is
+#                                       set; one of them uses bitstate, a
 #                                       partial search)
 #   sh tools/check-models.sh --trail MODEL [SPIN-FLAGS...]
 #                                       replay a counterexample, condensed
@@ -23,7 +24,8 @@
 # says what it abstracts from src/ and what it leaves out (spin explores
 # sequentially consistent interleavings only: no weak-memory bugs).
 #
-# Environment: JOBS (parallel runs, default 2), PAN_CFLAGS (default -O0:
+# Environment: JOBS (parallel runs, default 2, 1 with --full: its two
+# largest runs take 13.2 and 10.6 GB), PAN_CFLAGS (default -O0:
 # gcc -O2 spends longer compiling pan.c than the search saves at these
 # sizes), DEPTH (pan -m, default 200000), KEEP=DIR (keep each failing
 # variant's trail there).
@@ -33,6 +35,7 @@ set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 MODELS="$ROOT/models"
+JOBS_SET=${JOBS:+yes}
 JOBS=${JOBS:-2}
 PAN_CFLAGS=${PAN_CFLAGS:--O0}
 DEPTH=${DEPTH:-200000}
@@ -172,10 +175,11 @@ case ${1:-} in
 	trail "$@"
 	exit 0 ;;
 --full)
-	FULL=1 ;;
+	FULL=1
+	[ -n "$JOBS_SET" ] || JOBS=1 ;;
 '') ;;
 *)
-	sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2 ;;
 esac
 
@@ -195,8 +199,10 @@ export WORK PAN_CFLAGS DEPTH KEEP
 # FAN_POLL; -DNO_FAN_POLL leaves it out, CREW_FAN_POLL_US=0); with HOT=0
 # only fanned workers poll, and BUGGY=5 (a poller counted in `spinning`
 # past its idle commit) is then found through that poll alone.  In --full
-# the two largest runs go first (together about 7 GB with pan
-# -DCOLLAPSE).
+# the two largest runs go first: with the poll, park's BURST run has 278 M
+# states (13.2 GB with pan -DCOLLAPSE, 16 min here) and shutdown's 208 M
+# (10.6 GB, 9.5 min), so --full runs one job at a time by default (they
+# were 85 M and 61 M, 7 GB together, before it).
 : >"$WORK/jobs"
 if [ $FULL = 1 ]; then
 	cat >>"$WORK/jobs" <<'EOF'
