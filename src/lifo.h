@@ -14,7 +14,8 @@
  * Thieves may take the oldest half, so nothing pushed here is ever
  * stranded behind a busy or blocked owner.  Every access is under a
  * try-lock bit: the owner never waits for it (on contention it pushes to
- * the ring or pops from the ring instead), and thieves just move on.  `n`
+ * the ring or pops from the ring instead); a thief moves on to its other
+ * victims, and comes back before it parks (worker_main).  `n`
  * is atomic only so that others may probe it without the lock.
  */
 #ifndef CREW_LIFO_H
@@ -147,8 +148,9 @@ enum { CREW__LIFO_BUSY, CREW__LIFO_SPILL, CREW__LIFO_FIRST, CREW__LIFO_MORE };
 /*
  * Owner: puts t on top of its stack.  FIRST: the stack was empty (the
  * caller notifies).  MORE: it was not; the push that made it non-empty
- * already notified, and every thief that leaves work behind notifies
- * again, so this push needs no notify of its own.  SPILL: the stack was
+ * already notified, every thief that leaves work behind notifies again,
+ * and a thief that finds the stack non-empty but locked retries until it
+ * is not (worker_main), so this push needs no notify of its own.  SPILL: the stack was
  * full; t is on top and the oldest half (CREW__LIFO_CAP / 2 tasks, linked)
  * comes back as *head..*tail for the ring.  BUSY: a thief holds the stack;
  * t is untouched.
@@ -169,6 +171,9 @@ crew__lifo_push(struct crew__lifo *l, crew_task *t, crew_task **head,
 	}
 	l->stk[n] = t;
 	crew__lifo_set_size(l, n + 1);
+	/* (chaos builds: a holder preempted here made a thief give up on
+	 * the stack; see worker_main) */
+	CREW__CHAOS();
 	crew__lifo_unlock(l);
 	return n == 0 ? CREW__LIFO_FIRST : CREW__LIFO_MORE;
 }

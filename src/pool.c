@@ -1125,6 +1125,7 @@ find_work_slow(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 	crew_task *t;
 	uint32_t got;
 
+	w->lifo_bounced = false;
 	if (w->fair_left == 0) {
 		w->fair_left = CREW__FAIR_TICK;
 		if ((t = fair_take(p, w, pushed)) != NULL)
@@ -1182,7 +1183,10 @@ find_work_slow(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 			*pushed = got > 1 || crew__lifo_size(&v->lifo) > 0;
 			goto other;
 		}
-		*busy |= crew__lifo_size(&v->lifo) > 0;
+		if (crew__lifo_size(&v->lifo) > 0) {
+			*busy = true;
+			w->lifo_bounced = true;
+		}
 	}
 	return NULL;
 refilled:
@@ -1432,10 +1436,25 @@ worker_main(void *arg)
 		for (;;) {
 			t = find_work(p, w, &pushed, &busy);
 			if (t == NULL) {
-				/* A queue we could not lock holds work: its
+				/*
+				 * A queue we could not lock holds work: its
 				 * holder is mid-operation, look again soon
-				 * rather than sleep beside it. */
-				if (busy && ++retries < CREW__BUSY_RETRIES) {
+				 * rather than sleep beside it.  A queue's
+				 * holder notifies about what it leaves, so
+				 * a few tries do.  A LIFO stack's owner does
+				 * not: its pushes onto a non-empty stack send
+				 * no notify (lifo.h), so a thief that gave
+				 * up on its lock and parked, having taken the
+				 * notification the stack's first push sent,
+				 * stranded the stack behind an owner that
+				 * then blocked (conc/blocked_owner, about 1
+				 * run in 200 under load: the owner was
+				 * preempted holding its lock).  The lock is
+				 * only held inside lifo.h's few steps, so we
+				 * retry until we get it or the stack empties.
+				 */
+				if (busy && (++retries < CREW__BUSY_RETRIES ||
+				    w->lifo_bounced)) {
 					if (retries % 8 == 0)
 						sched_yield();
 					else
