@@ -234,9 +234,6 @@ struct crew__worker {
 	unsigned nvictims;          /* O: entries in use */
 	unsigned nvictims_of;       /* O: the nworkers they were built for */
 	bool listed;                /* O: our bit in pool->work_map is set */
-	/* O: the last find_work_slow met a victim's LIFO stack non-empty
-	 * and locked (worker_main then retries until it is not) */
-	bool lifo_bounced;
 	bool mem_bound;             /* I: block bound to the worker's node */
 	/* I: created by a thread that changed its time slice, which the
 	 * worker inherited (crew__tls_sliced) */

@@ -142,14 +142,14 @@ minstack_init(void)
 static size_t
 stack_with_tls(const pthread_attr_t *attr, size_t size)
 {
-	size_t least, base, page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t least, base;
 
 	/* minstack was set by crew_pool_create's minstack_init, ordered
 	 * before us by whatever handed us the pool */
 	if (minstack == NULL)
 		return size;
 	least = minstack(attr);
-	base = (size_t)PTHREAD_STACK_MIN + page;
+	base = (size_t)PTHREAD_STACK_MIN + (size_t)sysconf(_SC_PAGESIZE);
 	if (least > base && size <= SIZE_MAX - (least - base))
 		size += least - base;
 	return size;
@@ -1117,15 +1117,19 @@ lifo_take(struct crew__worker *w)
  * in the topology first, see topo.c) whose work-map bit is set: overflow
  * queue, ring, slot.
  */
+/* find_work's *busy: a queue we could not lock holds work (its holder
+ * notifies about what it leaves), or a LIFO stack does (its owner may
+ * not: see worker_main). */
+enum { BUSY_QUEUE = 1u, BUSY_LIFO = 2u };
+
 static CREW__HOT __attribute__((noinline)) crew_task *
 find_work_slow(struct crew_pool *p, struct crew__worker *w, bool *pushed,
-    bool *busy)
+    unsigned *busy)
 {
 	struct crew__worker *v;
 	crew_task *t;
 	uint32_t got;
 
-	w->lifo_bounced = false;
 	if (w->fair_left == 0) {
 		w->fair_left = CREW__FAIR_TICK;
 		if ((t = fair_take(p, w, pushed)) != NULL)
@@ -1141,7 +1145,8 @@ find_work_slow(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 		goto other;
 	if ((t = crew__ring_refill(w, &w->ovf, &got)) != NULL)
 		goto refilled;
-	*busy |= crew__queue_maybe_nonempty(&w->ovf);
+	if (crew__queue_maybe_nonempty(&w->ovf))
+		*busy |= BUSY_QUEUE;
 	if ((t = crew__ring_refill(w, &p->global, &got)) != NULL) {
 		/* relaxed: only this thread stores tail */
 		w->global_tail = atomic_load_explicit(&w->tail,
@@ -1153,7 +1158,8 @@ find_work_slow(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 		*pushed = got > 1 || crew__queue_maybe_nonempty(&p->global);
 		goto other;
 	}
-	*busy |= crew__queue_maybe_nonempty(&p->global);
+	if (crew__queue_maybe_nonempty(&p->global))
+		*busy |= BUSY_QUEUE;
 	victims_refresh(p, w);
 	work_unlist(p, w);
 	for (uint32_t i = 0; i < w->nvictims; i++) {
@@ -1167,7 +1173,8 @@ find_work_slow(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 			*pushed = got > 1 || crew__queue_maybe_nonempty(&v->ovf);
 			goto other;
 		}
-		*busy |= crew__queue_maybe_nonempty(&v->ovf);
+		if (crew__queue_maybe_nonempty(&v->ovf))
+			*busy |= BUSY_QUEUE;
 		if ((t = crew__ring_steal(w, v, &got)) != NULL) {
 			CREW__STAT_ADD(w, tasks_stolen, got);
 			/* Work left with the victim also gets a notify, in
@@ -1183,10 +1190,8 @@ find_work_slow(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 			*pushed = got > 1 || crew__lifo_size(&v->lifo) > 0;
 			goto other;
 		}
-		if (crew__lifo_size(&v->lifo) > 0) {
-			*busy = true;
-			w->lifo_bounced = true;
-		}
+		if (crew__lifo_size(&v->lifo) > 0)
+			*busy |= BUSY_LIFO;
 	}
 	return NULL;
 refilled:
@@ -1204,12 +1209,12 @@ other:
  */
 static inline __attribute__((always_inline)) crew_task *
 find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed,
-    bool *busy)
+    unsigned *busy)
 {
 	crew_task *t;
 
 	*pushed = false;
-	*busy = false;
+	*busy = 0;
 	if (CREW__LIKELY(--w->fair_left != 0)) {
 		if (lifo_newest_ok(w) &&
 		    (t = crew__lifo_pop(&w->lifo)) != NULL) {
@@ -1244,7 +1249,8 @@ find_work(struct crew_pool *p, struct crew__worker *w, bool *pushed,
 bool
 crew__help_one(struct crew__worker *w, int where)
 {
-	bool pushed = false, busy;
+	bool pushed = false;
+	unsigned busy;
 	crew_task *t;
 
 	w->helping++;
@@ -1400,9 +1406,9 @@ worker_main(void *arg)
 {
 	struct crew__worker *w = arg;
 	struct crew_pool *p = w->pool;
-	bool waking = false, woke, pushed, busy;
+	bool waking = false, woke, pushed;
 	struct fan_state fan = { false, 0 };
-	unsigned retries;
+	unsigned retries, busy;
 	crew_task *t;
 	int r;
 
@@ -1454,7 +1460,7 @@ worker_main(void *arg)
 				 * retry until we get it or the stack empties.
 				 */
 				if (busy && (++retries < CREW__BUSY_RETRIES ||
-				    w->lifo_bounced)) {
+				    (busy & BUSY_LIFO))) {
 					if (retries % 8 == 0)
 						sched_yield();
 					else
